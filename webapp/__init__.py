@@ -1,0 +1,35 @@
+"""webapp: a self-hosted dashboard for tasks and DAG workflows.
+
+``create_app`` builds the Flask application (the web room); the task engine's public API is
+re-exported here so that ``from webapp import Task, TaskExecutor, TaskGraph`` works without
+touching Flask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resource_dir(name: str) -> Path:
+    """templates/ and static/ sit at the top of a checkout and inside an installed wheel."""
+    installed = PACKAGE_DIR / name
+    return installed if installed.is_dir() else PACKAGE_DIR.parent / name
+
+
+def create_app(test_config: dict | None = None):
+    """Application factory: settings, then one ``init_app`` per concern."""
+    from flask import Flask
+
+    from webapp import config, web
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(_resource_dir("templates")),
+        static_folder=str(_resource_dir("static")),
+    )
+    config.load(app, test_config)
+    web.init_app(app)
+    return app

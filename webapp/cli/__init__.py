@@ -1,0 +1,15 @@
+"""The ``webapp`` command: ``serve`` and ``worker``, plus the scripting verbs of each room."""
+
+from __future__ import annotations
+
+import click
+
+from webapp.cli import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """A self-hosted dashboard for tasks and DAG workflows."""
+
+
+main.add_command(serve.serve)

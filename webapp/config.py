@@ -1,0 +1,85 @@
+"""Settings: defaults < the instance config file < ``WEBAPP_*`` environment variables.
+
+Every setting the dashboard reads is listed in ``DEFAULTS`` with a one-line description in
+``DESCRIPTIONS`` (a test checks that the two agree and that the README mentions each one).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+DEFAULTS: dict[str, object] = {
+    "DATA_DIR": None,
+    "DATABASE": None,
+    "SECRET_KEY": None,
+    "WORKER_ENABLED": True,
+    "WORKER_THREADS": 4,
+    "WORKER_POLL_INTERVAL": 0.5,
+    "POLL_INTERVAL": 2.0,
+    "LOG_CAP_BYTES": 50 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "DATA_DIR": "Folder for the database, task logs, workspaces and archives "
+    "(default: the instance folder).",
+    "DATABASE": "Path of the SQLite database (default: DATA_DIR/webapp.db).",
+    "SECRET_KEY": "Signs session cookies; generated once into DATA_DIR/secret_key when unset.",
+    "WORKER_ENABLED": "Run a worker thread inside each server process.",
+    "WORKER_THREADS": "How many tasks one worker process runs at once.",
+    "WORKER_POLL_INTERVAL": "Seconds an idle worker waits before looking for queued tasks again.",
+    "POLL_INTERVAL": "Seconds between the browser's live-status polls.",
+    "LOG_CAP_BYTES": "Largest log kept per task run; further output is dropped with a marker.",
+    "SESSION_COOKIE_HTTPONLY": "Session cookie hidden from JavaScript.",
+    "SESSION_COOKIE_SAMESITE": "SameSite policy of the session cookie.",
+}
+
+INSTANCE_CONFIG_FILE = "config.py"
+
+
+def load(app: Flask, test_config: dict | None = None) -> None:
+    """Fill ``app.config`` in the documented order, then derive the paths."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile(INSTANCE_CONFIG_FILE, silent=True)
+    app.config.from_prefixed_env("WEBAPP")
+    if test_config:
+        app.config.from_mapping(test_config)
+    data_dir = Path(app.config["DATA_DIR"] or app.instance_path).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config["DATA_DIR"] = str(data_dir)
+    if not app.config["DATABASE"]:
+        app.config["DATABASE"] = str(data_dir / "webapp.db")
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _shared_secret_key(data_dir / "secret_key")
+
+
+def _shared_secret_key(path: Path) -> str:
+    """Read the key every server process shares, creating it exactly once."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        # Another process created the file and is writing it: fall through to its content.
+        return _wait_for_key(path)
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _wait_for_key(path: Path, attempts: int = 200) -> str:
+    import time
+
+    for _ in range(attempts):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} stays empty; delete it and restart")
