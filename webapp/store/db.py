@@ -1,0 +1,153 @@
+"""Opening SQLite databases the documented sqlite-utils way, one ``Database`` per thread.
+
+``open_database(path)`` opens a new, configured ``Database``: WAL journal, a 30 s busy
+timeout, ``synchronous=NORMAL`` and foreign keys on. The caller owns it (a web request keeps it
+on ``g`` and closes it at teardown). ``ThreadDatabases(path)`` hands each calling thread its
+own lazily opened ``Database`` for one path, which is what a store or a worker thread uses.
+
+``":memory:"`` becomes a private shared-cache URI (``memory_uri()``) kept alive by an anchor
+connection for as long as the ``ThreadDatabases`` lives, so every thread sees the same data
+while two ``":memory:"`` stores stay isolated. SQLite reports "table is locked" on a shared
+cache instead of waiting, so callers serialise their work on one with ``ThreadDatabases.lock``.
+
+Schema: each concern owns its tables as its own ``Migrations("webapp.<concern>")`` set in its
+own module and applies it on open::
+
+    databases = ThreadDatabases(path, migrations=(engine_migrations, records_migrations))
+    db = open_database(path, migrations=(records_migrations,))
+    apply_migrations(db, records_migrations)  # the same, on a Database you already hold
+
+All sets are applied in one ``BEGIN IMMEDIATE`` transaction, so processes opening a fresh file
+at the same time do not race; their migrations must therefore be transactional.
+
+Writes that read before they write (the worker's claim) use ``with immediate(db): ...``, which
+takes the write lock up front instead of failing to upgrade a read transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 30_000
+MEMORY = ":memory:"
+_MEMORY_URI = "file:{name}?mode=memory&cache=shared"
+
+
+def memory_uri() -> str:
+    """A fresh shared-cache in-memory database URI that no other store uses."""
+    return _MEMORY_URI.format(name=f"webapp-{secrets.token_hex(8)}")
+
+
+def _memory_name(target: str) -> str | None:
+    """The shared-cache name inside a URI from ``memory_uri()``, else None."""
+    if target.startswith("file:") and target.endswith("?mode=memory&cache=shared"):
+        return target[len("file:") : -len("?mode=memory&cache=shared")]
+    return None
+
+
+def is_memory(target: str | os.PathLike) -> bool:
+    """True for ``":memory:"`` and for URIs made by ``memory_uri()``."""
+    target = os.fspath(target)
+    return target == MEMORY or _memory_name(target) is not None
+
+
+def open_database(path: str | os.PathLike, *, migrations: Iterable[Migrations] = ()) -> Database:
+    """Open and configure a new ``Database`` for a file, ``":memory:"`` or a ``memory_uri()``.
+
+    Missing parent directories of a file are created. ``migrations`` are applied before return.
+    """
+    target = os.fspath(path)
+    name = _memory_name(target)
+    if name is not None:
+        db = Database(memory_name=name)
+    elif target == MEMORY:
+        db = Database(memory=True)
+    else:
+        if not target:
+            raise ValueError("database path must not be empty")
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        db = Database(target)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if not is_memory(target):
+        db.enable_wal()
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    apply_migrations(db, *migrations)
+    return db
+
+
+def apply_migrations(db: Database, *sets: Migrations) -> None:
+    """Apply every pending migration of each set, in order, in one ``BEGIN IMMEDIATE``."""
+    if not sets:
+        return
+    with immediate(db):
+        for migrations in sets:
+            migrations.apply(db)
+
+
+@contextlib.contextmanager
+def immediate(db: Database) -> Iterator[Database]:
+    """A write transaction that starts with ``BEGIN IMMEDIATE`` (the write lock, waiting up
+    to the busy timeout); commits on success, rolls back on any exception. Inside an open
+    transaction it becomes a savepoint of that transaction."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    try:
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.rollback()
+        raise
+
+
+class ThreadDatabases:
+    """The calling thread's ``Database`` for one path, opened on first use in each thread.
+
+    A thread's connection closes when the thread ends or this object is dropped;
+    ``close()`` closes the calling thread's one (and the anchor of a memory database) now.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, migrations: Iterable[Migrations] = ()):
+        self.path = os.fspath(path)
+        self.memory = is_memory(self.path)
+        self.target = memory_uri() if self.path == MEMORY else self.path
+        self.lock = threading.RLock() if self.memory else contextlib.nullcontext()
+        self._local = threading.local()
+        self._anchor = open_database(self.target) if self.memory else None
+        with self.lock:
+            apply_migrations(self.get(), *migrations)
+
+    def get(self) -> Database:
+        """This thread's ``Database``, opened and configured on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = open_database(self.target)
+        return db
+
+    def close(self) -> None:
+        """Close the calling thread's connection, and the anchor that keeps memory alive."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            db.close()
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None
+
+    def __repr__(self) -> str:
+        return f"ThreadDatabases({self.path})"
