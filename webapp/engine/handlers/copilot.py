@@ -1,0 +1,65 @@
+"""The GitHub Copilot SDK (optional extra ``webapp[copilot]``), imported only when used."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+from typing import Any
+
+from webapp.engine.errors import HandlerUnavailableError
+
+INSTALL_HINT = "pip install 'webapp[copilot]' (the github-copilot-sdk package)"
+
+
+def copilot_available() -> bool:
+    """True if the Copilot SDK can be imported here."""
+    return importlib.util.find_spec("copilot") is not None
+
+
+def _sdk() -> Any:
+    try:
+        return importlib.import_module("copilot")
+    except ImportError as exc:
+        raise HandlerUnavailableError(
+            f"Copilot tasks need the GitHub Copilot SDK: {INSTALL_HINT}, "
+            "then authenticate the Copilot CLI"
+        ) from exc
+
+
+def _approve_all(sdk: Any) -> Any:
+    handler = getattr(sdk, "PermissionHandler", None)
+    if handler is None:
+        handler = importlib.import_module("copilot.session").PermissionHandler
+    return handler.approve_all
+
+
+def ask_copilot(payload: str, *, model: str, timeout: float | None, tools: bool) -> str:
+    """One single-turn Copilot session; returns the assistant's message text ("" if none)."""
+    sdk = _sdk()
+
+    async def converse() -> Any:
+        options: dict[str, Any] = {"on_permission_request": _approve_all(sdk), "model": model}
+        if not tools:
+            options["available_tools"] = []
+        async with (
+            sdk.CopilotClient() as client,
+            await client.create_session(**options) as session,
+        ):
+            return await session.send_and_wait(payload, timeout=timeout)
+
+    response = asyncio.run(converse())
+    content = getattr(getattr(response, "data", None), "content", None)
+    return content if isinstance(content, str) else ""
+
+
+def check_model(model: object) -> str:
+    if not isinstance(model, str) or not model.strip():
+        raise ValueError("model must not be empty")
+    return model
+
+
+def check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError("timeout must be greater than 0")
+    return float(timeout)
