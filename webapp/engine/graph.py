@@ -22,12 +22,15 @@ def _label(task: Task) -> str:
 class TaskGraph:
     """Tasks plus "runs after" edges. Views are fresh lists in insertion order."""
 
-    def __init__(self, *, title: str = "") -> None:
+    def __init__(
+        self, *, title: str = "", _id: str | None = None, created_at: datetime | None = None
+    ) -> None:
+        """``_id`` and ``created_at`` are for stores rebuilding a saved graph."""
         if not isinstance(title, str):
             raise TypeError("title must be a str")
-        self._id = str(uuid.uuid4())
+        self._id = str(uuid.uuid4()) if _id is None else _id
         self.title = title
-        self.created_at = datetime.now()
+        self.created_at = datetime.now() if created_at is None else created_at
         self._tasks: dict[str, Task] = {}
         self._deps: dict[str, tuple[str, ...]] = {}
         self._finally: set[str] = set()
