@@ -278,6 +278,10 @@ class Task:
     def _set_blocked_by(self, task_id: str | None) -> None:
         object.__setattr__(self, "_blocked_by", task_id)
 
+    def _restore_status(self, status: TaskStatus) -> None:
+        """Store seam: put back a saved status as is (no state machine, no events)."""
+        object.__setattr__(self, "_status", TaskStatus(status))
+
     # -- identity --------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Task):
