@@ -125,7 +125,10 @@ class ThreadDatabases:
     def __init__(self, path: str | os.PathLike, *, migrations: Iterable[Migrations] = ()):
         self.path = os.fspath(path)
         self.memory = is_memory(self.path)
-        self.target = memory_uri() if self.path == MEMORY else self.path
+        if self.memory:
+            self.target = memory_uri() if self.path == MEMORY else self.path
+        else:  # every thread opens the same file, whatever the working directory becomes
+            self.target = os.path.abspath(self.path) if self.path else self.path
         self.lock = threading.RLock() if self.memory else contextlib.nullcontext()
         self._local = threading.local()
         self._anchor = open_database(self.target) if self.memory else None
