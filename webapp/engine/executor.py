@@ -30,6 +30,10 @@ _SINGLE_ATTEMPT = RetryPolicy()
 _pool_thread = threading.local()
 
 
+class _NotExecutable(ValueError):
+    """The task's status does not allow running it (never retried, never converted)."""
+
+
 def _cancelled_message(task: Task) -> str:
     return f"Task {task.id!r} was cancelled"
 
@@ -99,7 +103,7 @@ class TaskExecutor:
         while True:
             try:
                 return self._execute_once(task, upstream)
-            except TaskCancelled:
+            except (TaskCancelled, _NotExecutable):
                 raise
             except Exception:
                 if task.status is _CANCELLED:
@@ -138,7 +142,7 @@ class TaskExecutor:
         with TRANSITION_LOCK:
             previous = task.status
             if not task.can_transition_to(_RUNNING):
-                raise ValueError(f"Cannot execute task with status '{previous.value}'")
+                raise _NotExecutable(f"Cannot execute task with status '{previous.value}'")
             task.transition_to(_RUNNING)
             if handler is None:
                 # FAILED->FAILED and BLOCKED->FAILED are illegal: pass through RUNNING silently.
