@@ -9,6 +9,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from webapp.engine import (
+    EventBus,
+    RetryPolicy,
+    Task,
+    TaskCancelled,
+    TaskContext,
+    TaskEvent,
+    TaskEventType,
+    TaskExecutionError,
+    TaskExecutor,
+    TaskGraph,
+    TaskResult,
+    TaskStatus,
+    TaskTimeoutError,
+    TaskType,
+    make_copilot_agent_handler,
+    make_copilot_prompt_handler,
+)
+from webapp.store import InMemoryStore, SQLiteStore, Store
+
+__all__ = [
+    "EventBus",
+    "InMemoryStore",
+    "RetryPolicy",
+    "SQLiteStore",
+    "Store",
+    "Task",
+    "TaskCancelled",
+    "TaskContext",
+    "TaskEvent",
+    "TaskEventType",
+    "TaskExecutionError",
+    "TaskExecutor",
+    "TaskGraph",
+    "TaskResult",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "TaskType",
+    "create_app",
+    "make_copilot_agent_handler",
+    "make_copilot_prompt_handler",
+]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 

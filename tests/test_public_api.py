@@ -1,0 +1,29 @@
+"""``from webapp import ...`` gives the engine's public API without loading Flask."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+ENGINE_NAMES = [
+    "Task", "TaskType", "TaskStatus", "TaskResult", "TaskContext", "RetryPolicy",
+    "TaskExecutor", "TaskGraph", "EventBus", "TaskEvent", "TaskEventType", "TaskCancelled",
+    "TaskExecutionError", "TaskTimeoutError", "Store", "InMemoryStore", "SQLiteStore",
+    "make_copilot_prompt_handler", "make_copilot_agent_handler",
+]  # fmt: skip
+
+
+def test_engine_names_import_from_the_top_level_package():
+    import webapp
+    from webapp.store.sqlite import SQLiteStore
+
+    for name in ENGINE_NAMES:
+        assert hasattr(webapp, name), name
+        assert name in webapp.__all__
+    assert webapp.SQLiteStore is SQLiteStore
+
+
+def test_engine_import_does_not_load_flask():
+    code = "import sys, webapp; webapp.Task.bash('true'); print('flask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
