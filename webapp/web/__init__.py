@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from htmx_flask import Htmx
 
-from webapp.web import assets, errors, home
+from webapp.web import assets, dashboard, errors, home
 
 
 def init_app(app: Flask) -> None:
@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     assets.init_app(app)
     errors.init_app(app)
     app.register_blueprint(home.bp)
+    dashboard.init_app(app)
 
     @app.context_processor
     def inject_settings() -> dict:

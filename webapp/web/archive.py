@@ -1,0 +1,100 @@
+"""Archived tasks: the list (newest first, filter, search) and one archive's snapshot and log."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request, send_file, url_for
+
+from webapp import orchestration
+from webapp.orchestration import logs
+from webapp.web import logpanel, lookup
+from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
+from webapp.web.tasks_live import LOG_FRAGMENT_HEADER, fragment_response, log_query, window_range
+
+bp = Blueprint("archive", __name__, url_prefix="/projects/<project_id>/archive")
+lookup.register(bp)
+SEARCH_LIMIT = 200
+
+
+def matches(item, filters) -> bool:
+    """Whether an archived task passes the list's filters (status, type, text)."""
+    if filters.status and (item.status or "") != filters.status:
+        return False
+    if filters.type and (item.type or "") != filters.type:
+        return False
+    if filters.q:
+        needle = filters.q.casefold()
+        haystack = " ".join(
+            str(value or "") for value in (item.task_id, item.name, item.payload_excerpt)
+        )
+        return needle in haystack.casefold() or item.archive_id.casefold().startswith(needle)
+    return True
+
+
+@bp.get("")
+def index(project_id: str):
+    project = orchestration.project_get(project_id)
+    filters = parse_filters(request.args)
+    items = [i for i in orchestration.list_archived_tasks(project_id) if matches(i, filters)]
+    pager = Pager(filters.page, len(items))
+    shown = items[filters.offset : filters.offset + PAGE_SIZE]
+    return render_template(
+        "archive/index.html", project=project, items=shown, filters=filters, pager=pager
+    )
+
+
+def archive_urls(project_id: str, archive_id: str) -> dict:
+    ids = {"project_id": project_id, "archive_id": archive_id}
+    return {
+        "window_url": url_for("archive.log", **ids),
+        "download_url": url_for("archive.download", **ids),
+        "search_url": url_for("archive.show", **ids),
+    }
+
+
+@bp.get("/<archive_id>")
+def show(project_id: str, archive_id: str):
+    item = orchestration.get_archived_task(project_id, archive_id)
+    query = log_query()
+    probe = orchestration.read_archived_log(project_id, item.archive_id, offset=0, max_bytes=1)
+    chunk = orchestration.read_archived_log(
+        project_id,
+        item.archive_id,
+        offset=logpanel.tail_offset(probe.size),
+        max_bytes=logpanel.WINDOW_BYTES,
+    )
+    found = []
+    if query:
+        path = orchestration.task_archive_logs(project_id, item.archive_id)
+        found = logs.search(path, query, limit=SEARCH_LIMIT) if path else []
+    panel = logpanel.build(
+        chunk, done=True, query=query, matches=found, **archive_urls(project_id, item.archive_id)
+    )
+    return render_template("archive/show.html", project_id=project_id, item=item, log=panel)
+
+
+@bp.get("/<archive_id>/log")
+def log(project_id: str, archive_id: str):
+    """One window of an archived log, as a fragment for log.js or as a page."""
+    item = orchestration.get_archived_task(project_id, archive_id)
+    offset, max_bytes = window_range()
+    query = log_query()
+    chunk = orchestration.read_archived_log(
+        project_id, item.archive_id, offset=offset, max_bytes=max_bytes
+    )
+    if request.headers.get(LOG_FRAGMENT_HEADER):
+        return fragment_response(chunk, query, done=True)
+    panel = logpanel.build(
+        chunk, done=True, query=query, **archive_urls(project_id, item.archive_id)
+    )
+    return render_template("archive/log_page.html", project_id=project_id, item=item, log=panel)
+
+
+@bp.get("/<archive_id>/log/download")
+def download(project_id: str, archive_id: str):
+    item = orchestration.get_archived_task(project_id, archive_id)
+    path = orchestration.task_archive_logs(project_id, item.archive_id)
+    if path is None or not path.is_file():
+        abort(404, f"Archived task {item.archive_id} has no log.")
+    name = f"{project_id}-{item.task_id}-{item.archived_at}.log"
+    return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name,
+                     max_age=0)  # fmt: skip

@@ -1,0 +1,28 @@
+"""Wires the dashboard (projects, tasks, archive) into the app: blueprints and filters."""
+
+from __future__ import annotations
+
+from flask import Flask
+from markupsafe import Markup
+
+from webapp.web import archive, display, projects, tasks, tasks_actions, tasks_live
+from webapp.web.logview import ansi_to_html
+
+
+def highlight(text: object, query: str | None) -> Markup:
+    """Escaped (and coloured) text with ``query`` matches in ``<mark>``."""
+    return Markup(ansi_to_html(str(text or ""), query))
+
+
+def init_app(app: Flask) -> None:
+    display.init_app(app)
+    app.add_template_filter(highlight, "highlight")
+    for blueprint in (
+        projects.bp,
+        tasks.bp,
+        tasks_actions.bp,
+        tasks_live.bp,
+        tasks_live.ansi_bp,
+        archive.bp,
+    ):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,129 @@
+"""How tasks look: status labels with an icon that does not rely on colour, times, excerpts.
+
+Registered as Jinja filters and globals by ``init_app``; templates never compute these.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
+
+# terok's lowercase labels; each icon differs in shape, not only in colour.
+STATUS_DISPLAY: dict[str, tuple[str, str]] = {
+    "queued": ("⏳", "queued"),
+    "running": ("▶", "running"),
+    "completed": ("✅", "completed"),
+    "failed": ("❌", "failed"),
+    "cancelled": ("⏹", "cancelled"),
+    "blocked": ("🚧", "blocked"),
+    "deleting": ("🧹", "deleting"),
+    "lost": ("❓", "lost"),
+}
+STATUSES = UI_STATUSES
+TASK_TYPES = ("bash", "powershell", "prompt", "agent")
+EXCERPT_CHARS = 80
+
+
+def status_icon(status: str) -> str:
+    return STATUS_DISPLAY.get(status, ("•", status))[0]
+
+
+def status_label(status: str) -> str:
+    return STATUS_DISPLAY.get(status, ("•", status))[1]
+
+
+def parse_time(value: object) -> datetime | None:
+    """Stored timestamps are naive ISO-8601 UTC strings; datetimes pass through."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_time(value: object) -> str:
+    """``2026-11-22 14:03:07`` (UTC), or an empty string when unset."""
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def iso_time(value: object) -> str:
+    """Machine-readable form for ``<time datetime=...>`` and the live duration ticker."""
+    moment = parse_time(value)
+    return moment.isoformat().replace("+00:00", "Z") if moment else ""
+
+
+def format_duration(seconds: object) -> str:
+    """``850ms``, ``4.2s``, ``3m 05s``, ``2h 03m``; empty when unknown."""
+    if seconds is None or seconds == "":
+        return ""
+    try:
+        total = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    total = max(total, 0.0)
+    if total < 1:
+        return f"{round(total * 1000)}ms"
+    if total < 60:
+        return f"{total:.1f}s"
+    whole = int(total)
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+
+
+def task_duration(task, now: datetime | None = None) -> float | None:
+    """The stored duration, or the time since it started while it still runs."""
+    if task.duration is not None:
+        return task.duration
+    started = parse_time(task.started_at)
+    if started is None:
+        return None
+    finished = parse_time(task.finished_at) or now or datetime.now(UTC)
+    return (finished - started).total_seconds()
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """The first non-empty line, cut to ``limit`` characters with an ellipsis."""
+    if not text:
+        return ""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    more = len(lines) > 1
+    if len(first) > limit:
+        return first[: limit - 1] + "…"
+    return first + (" …" if more else "")
+
+
+def format_bytes(size: object) -> str:
+    try:
+        value = float(size)
+    except (TypeError, ValueError):
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""  # pragma: no cover
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_time, "datetime")
+    app.add_template_filter(iso_time, "isotime")
+    app.add_template_filter(format_duration, "duration")
+    app.add_template_filter(excerpt, "excerpt")
+    app.add_template_filter(format_bytes, "filesize")
+    app.add_template_global(status_icon)
+    app.add_template_global(status_label)
+    app.add_template_global(task_duration)
+    app.add_template_global(STATUSES, "STATUSES")
+    app.add_template_global(TASK_TYPES, "TASK_TYPES")
+    app.add_template_global(TERMINAL_STATUSES, "TERMINAL_STATUSES")

@@ -1,0 +1,109 @@
+"""The dashboard's forms (WTForms): they parse and check input, and keep it for re-rendering.
+
+CSRF is checked app-wide (Flask-WTF's CSRFProtect), so these are plain ``wtforms.Form``s fed
+with ``request.form``. Rules that need the database (a duplicate project, a bad task name)
+stay in orchestration; ``attach_error`` puts its message next to the field it concerns.
+"""
+
+from __future__ import annotations
+
+from wtforms import DecimalField, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from webapp.web.display import TASK_TYPES
+
+MAX_PAYLOAD_CHARS = 100_000
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class TaskForm(Form):
+    """New task: what to run and how it is called."""
+
+    type = SelectField("Type", choices=[(t, t) for t in TASK_TYPES], default="bash")
+    payload = TextAreaField(
+        "Command or prompt",
+        validators=[DataRequired("Say what to run."), Length(max=MAX_PAYLOAD_CHARS)],
+    )
+    name = StringField("Name", filters=[strip], validators=[Optional(), Length(max=60)])
+    timeout = DecimalField(
+        "Timeout (seconds)",
+        places=None,
+        validators=[Optional(), NumberRange(min=1, max=7 * 24 * 3600)],
+    )
+    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
+
+    def values(self) -> dict:
+        """Keyword arguments for ``orchestration.task_new``."""
+        return {
+            "type": self.type.data,
+            "payload": self.payload.data,
+            "name": self.name.data or None,
+            "timeout": float(self.timeout.data) if self.timeout.data is not None else None,
+            "description": self.description.data or "",
+        }
+
+
+def parse_env(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        if not eq or not key.strip():
+            raise ValidationError(f"Line {number}: expected NAME=value, got {line!r}.")
+        env[key.strip()] = value
+    return env
+
+
+class ProjectForm(Form):
+    """New project and its settings."""
+
+    project_id = StringField(
+        "Project ID",
+        filters=[strip],
+        validators=[DataRequired("Give the project an ID, e.g. 'backend'."), Length(max=64)],
+    )
+    name = StringField("Display name", filters=[strip], validators=[Optional(), Length(max=120)])
+    shutdown_grace = DecimalField(
+        "Stop grace period (seconds)",
+        places=None,
+        default=10,
+        validators=[Optional(), NumberRange(min=0, max=3600)],
+    )
+    max_concurrent = IntegerField(
+        "Max concurrent tasks", validators=[Optional(), NumberRange(min=1, max=1000)]
+    )
+    name_categories = StringField(
+        "Name categories", filters=[strip], validators=[Optional(), Length(max=200)]
+    )
+    git_repo = StringField("Git repository", filters=[strip], validators=[Optional()])
+    env = TextAreaField("Environment (NAME=value per line)", validators=[Optional()])
+
+    def validate_env(self, field) -> None:
+        parse_env(field.data or "")
+
+    def values(self) -> dict:
+        """Keyword arguments for ``orchestration.project_create`` (besides the ID)."""
+        categories = [c.strip() for c in (self.name_categories.data or "").split(",")]
+        grace = self.shutdown_grace.data
+        return {
+            "name": self.name.data or None,
+            "shutdown_grace": float(grace) if grace is not None else 10.0,
+            "max_concurrent": self.max_concurrent.data,
+            "name_categories": [c for c in categories if c] or None,
+            "git_repo": self.git_repo.data or None,
+            "env": parse_env(self.env.data or "") or None,
+        }
+
+
+def attach_error(form: Form, field_name: str, message: str) -> None:
+    """Show an error from orchestration next to ``field_name`` (or above the form)."""
+    field = getattr(form, field_name, None)
+    if field is None:
+        form.form_errors.append(message)
+    else:
+        field.errors = [*field.errors, message]

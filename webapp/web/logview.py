@@ -1,0 +1,147 @@
+"""Log text to safe HTML: escape first, then ANSI colours (ansi2html), stderr marked apart.
+
+The order matters: every ``&``, ``<``, ``>`` and quote of the task's output is escaped before
+the converter sees it, and the converter runs with ``escaped=False`` so it only adds its own
+``<span class="ansiNN">`` tags. Escape sequences the converter would turn into links (OSC 8)
+or box characters are dropped, and 24-bit colours are mapped to the 256-colour palette, so the
+converter never grows its module-level table of truecolor rules.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from ansi2html import Ansi2HTMLConverter
+from ansi2html.style import get_styles
+from markupsafe import Markup
+
+CSI = re.compile(r"\x1b\[([0-9;:]*)([A-Za-z])")
+OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+OTHER_ESCAPE = re.compile(r"\x1b[()][0-9A-Za-z]|\x1b(?![\[])")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+TRUECOLOR = re.compile(r"(?<![0-9])([34]8)[;:]2[;:](\d{1,3})[;:](\d{1,3})[;:](\d{1,3})")
+MAX_QUERY_CHARS = 200
+
+
+def _cube(level: int) -> int:
+    return 0 if level < 48 else 1 if level < 115 else (level - 35) // 40
+
+
+def _rgb_to_256(red: int, green: int, blue: int) -> int:
+    """Nearest index of the xterm 6x6x6 colour cube (16..231)."""
+    r, g, b = (_cube(min(value, 255)) for value in (red, green, blue))
+    return 16 + 36 * r + 6 * g + b
+
+
+def _downsample(match: re.Match[str]) -> str:
+    kind, red, green, blue = match.groups()
+    return f"{kind};5;{_rgb_to_256(int(red), int(green), int(blue))}"
+
+
+def _sgr_only(code: re.Match[str]) -> str:
+    """Keep colour (SGR) codes, drop cursor and erase codes the converter ignores anyway."""
+    params, command = code.groups()
+    if command != "m":
+        return ""
+    return "\x1b[" + TRUECOLOR.sub(_downsample, params) + "m"
+
+
+def _escape_plain(text: str, pattern: re.Pattern[str] | None) -> str:
+    """HTML-escape plain text; wrap query matches in ``<mark>`` (escaped, then marked)."""
+    text = CONTROL.sub("", OTHER_ESCAPE.sub("", text))
+    if pattern is None:
+        return html.escape(text, quote=True)
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        out.append(html.escape(text[last : match.start()], quote=True))
+        out.append("<mark>" + html.escape(match.group(0), quote=True) + "</mark>")
+        last = match.end()
+    out.append(html.escape(text[last:], quote=True))
+    return "".join(out)
+
+
+def query_pattern(query: str | None) -> re.Pattern[str] | None:
+    """A case-insensitive literal pattern for a search query, or None for no query."""
+    if not query or not query.strip():
+        return None
+    return re.compile(re.escape(query.strip()[:MAX_QUERY_CHARS]), re.IGNORECASE)
+
+
+def ansi_to_html(text: str, query: str | None = None) -> str:
+    """One piece of output as HTML: escaped first, then coloured, matches marked."""
+    pattern = query_pattern(query)
+    text = OSC.sub("", text)
+    pieces: list[str] = []
+    last = 0
+    for code in CSI.finditer(text):
+        pieces.append(_escape_plain(text[last : code.start()], pattern))
+        pieces.append(_sgr_only(code))
+        last = code.end()
+    pieces.append(_escape_plain(text[last:], pattern))
+    # One converter per call: convert() keeps per-call state on the instance.
+    return Ansi2HTMLConverter(escaped=False, inline=False).convert("".join(pieces), full=False)
+
+
+def _parts(segment) -> tuple[str, str]:
+    """``LogSegment`` objects and plain ``(stream, text)`` pairs alike."""
+    if isinstance(segment, tuple):
+        return segment
+    return segment.stream, segment.text
+
+
+STREAM_CLASSES = {"stderr": "stderr", "system": "system"}
+
+
+def render_segments(segments: Iterable, query: str | None = None) -> Markup:
+    """Log segments as HTML; stderr and webapp's own notes wrapped in their own class."""
+    out: list[str] = []
+    for segment in segments:
+        stream, text = _parts(segment)
+        if not text:
+            continue
+        body = ansi_to_html(text, query)
+        klass = STREAM_CLASSES.get(stream)
+        if klass:
+            out.append(f'<span class="{klass}" data-stream="{klass}">{body}</span>')
+        else:
+            out.append(body)
+    return Markup("".join(out))
+
+
+def count_matches(segments: Iterable, query: str | None) -> int:
+    pattern = query_pattern(query)
+    if pattern is None:
+        return 0
+    return sum(len(pattern.findall(CSI.sub("", _parts(s)[1]))) for s in segments)
+
+
+@lru_cache(maxsize=1)
+def ansi_stylesheet() -> str:
+    """CSS for the converter's classes, scoped to ``.log``: light, and dark for dark mode."""
+
+    def rules(dark: bool, scheme: str, only_base: bool) -> list[str]:
+        lines = []
+        for rule in get_styles(dark_bg=dark, line_wrap=True, scheme=scheme):
+            klass = rule.klass.strip()
+            if not (klass.startswith(".ansi") or klass.startswith(".inv")):
+                continue
+            if klass.startswith(".ansi2html") or klass in (".inv_foreground", ".inv_background"):
+                continue
+            if only_base and not re.fullmatch(r"\.(ansi|inv)(3|4|9|10)[0-7]", klass):
+                continue
+            lines.append(".log " + str(rule).strip())
+        return lines
+
+    light = rules(False, "ansi2html", only_base=False)
+    dark = rules(True, "dracula", only_base=True)
+    return (
+        "/* ANSI colours generated from ansi2html's palettes. */\n"
+        + "\n".join(light)
+        + "\n@media (prefers-color-scheme: dark) {\n"
+        + "\n".join(dark)
+        + "\n}\n"
+    )

@@ -1,0 +1,79 @@
+"""Projects: the overview with counts, creating one, and a project's task list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from webapp import orchestration
+from webapp.orchestration import errors
+from webapp.web import lookup
+from webapp.web.forms import ProjectForm, attach_error
+from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
+
+bp = Blueprint("projects", __name__)
+lookup.register(bp)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@bp.get("/projects")
+def index():
+    return render_template("projects/index.html", projects=orchestration.project_list(),
+                           form=ProjectForm())  # fmt: skip
+
+
+@bp.post("/projects")
+def create():
+    form = ProjectForm(request.form)
+    if form.validate():
+        try:
+            project = orchestration.project_create(
+                form.project_id.data, **form.values(), actor=lookup.current_actor()
+            )
+        except errors.InvalidTaskName as error:
+            attach_error(form, "name_categories", str(error))
+        except (ValueError, errors.OrchestrationError) as error:
+            attach_error(form, "project_id", str(error))
+        else:
+            return redirect(url_for("projects.show", project_id=project.id), 303)
+    html = render_template(
+        "projects/index.html", projects=orchestration.project_list(), form=form, open_form=True
+    )
+    return html, 422
+
+
+def list_context(project_id: str) -> dict:
+    """Everything the task list (page and fragments) renders, from the URL's filters."""
+    filters = parse_filters(request.args)
+    version = orchestration.project_version(project_id)
+    page = orchestration.task_list(
+        project_id,
+        status=filters.status,
+        type=filters.type,
+        search=filters.q,
+        limit=PAGE_SIZE,
+        offset=filters.offset,
+    )
+    return {
+        "project_id": project_id,
+        "filters": filters,
+        "page": page,
+        "pager": Pager(filters.page, page.total),
+        "version": version,
+        "counts": orchestration.counts_by_status(project_id),
+    }
+
+
+@bp.get("/projects/<project_id>")
+def show(project_id: str):
+    project = orchestration.project_get(project_id)
+    return render_template("projects/show.html", project=project, **list_context(project_id))
+
+
+@bp.get("/projects/<project_id>/rows")
+def rows(project_id: str):
+    """The polled task rows: 204 while the project's version is the one the page has."""
+    if request.args.get("v") == str(orchestration.project_version(project_id)):
+        return "", 204, NO_STORE
+    html = render_template("tasks/_rows_fragment.html", **list_context(project_id))
+    return html, 200, {**NO_STORE, "HX-Trigger": "tasks-changed"}

@@ -1,0 +1,158 @@
+"""What users do to tasks: stop, retry, rename (inline with htmx), delete, and bulk actions.
+
+Every action is a plain form POST answered with a 303 redirect, so it works without
+JavaScript; htmx requests for the inline rename get fragments instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from webapp import orchestration
+from webapp.orchestration import errors
+from webapp.web import lookup
+
+bp = Blueprint("tasks_actions", __name__, url_prefix="/projects/<project_id>")
+lookup.register(bp)
+
+BULK_ACTIONS = ("stop", "retry", "delete")
+CONFIRMED_ACTIONS = ("stop", "delete")
+MAX_BULK = 500
+
+
+def task_url(project_id: str, task_id: str) -> str:
+    return url_for("tasks.show", project_id=project_id, task_id=task_id)
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@bp.post("/tasks/<task_id>/stop")
+def stop(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
+    task = orchestration.task_stop(project_id, task_id, actor=lookup.current_actor())
+    if task.is_terminal:
+        flash(f"Task {task_id} {task.status}.", "info")
+    else:
+        flash(f"Stop requested for task {task_id}; it ends within the grace period.", "info")
+    return redirect(task_url(project_id, task_id), 303)
+
+
+@bp.post("/tasks/<task_id>/retry")
+def retry(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
+    task = orchestration.task_retry(project_id, task_id, actor=lookup.current_actor())
+    flash(f"Task {task_id} queued again (run {task.run_no}).", "info")
+    return redirect(task_url(project_id, task_id), 303)
+
+
+def render_name(task):
+    return render_template("tasks/_name.html", task=task)
+
+
+def render_rename(task, value: str, error: str | None = None, status: int = 200):
+    template = "tasks/_rename_form.html" if is_htmx() else "tasks/rename.html"
+    html = render_template(template, task=task, value=value, error=error)
+    return html, (200 if is_htmx() else status)
+
+
+@bp.get("/tasks/<task_id>/name")
+def name(project_id: str, task_id: str):
+    """The task's name heading (what "Cancel" in the inline rename form restores)."""
+    return render_name(orchestration.get_task_meta(project_id, task_id))
+
+
+@bp.get("/tasks/<task_id>/rename")
+def rename_form(project_id: str, task_id: str):
+    task = orchestration.get_task_meta(project_id, task_id)
+    return render_rename(task, task.name)
+
+
+@bp.post("/tasks/<task_id>/rename")
+def rename(project_id: str, task_id: str):
+    new_name = (request.form.get("name") or "").strip()
+    try:
+        task = orchestration.task_rename(
+            project_id, task_id, new_name, actor=lookup.current_actor()
+        )
+    except errors.InvalidTaskName as error:
+        task = orchestration.get_task_meta(project_id, task_id)
+        return render_rename(task, new_name, str(error), 422)
+    if is_htmx():
+        return render_name(task), 200, {"HX-Trigger": "task-renamed"}
+    flash(f"Renamed to {task.name}.", "info")
+    return redirect(task_url(project_id, task_id), 303)
+
+
+@bp.get("/tasks/<task_id>/delete")
+def delete_confirm(project_id: str, task_id: str):
+    task = orchestration.get_task_meta(project_id, task_id)
+    return render_template("tasks/delete.html", task=task)
+
+
+@bp.post("/tasks/<task_id>/delete")
+def delete(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
+    result = orchestration.task_delete(project_id, task_id, actor=lookup.current_actor())
+    for warning in result.warnings:
+        flash(warning, "warning")
+    flash(f"Task {task_id} deleted; its logs and snapshot are in the archive.", "info")
+    if result.archive_dir:
+        archive_id = Path(result.archive_dir).name
+        return redirect(url_for("archive.show", project_id=project_id, archive_id=archive_id), 303)
+    return redirect(url_for("projects.show", project_id=project_id), 303)
+
+
+def selected_tasks(project_id: str) -> list:
+    """The tasks ticked in the list, in the list's order; gone ones are skipped."""
+    ids = list(dict.fromkeys(request.form.getlist("task")))[:MAX_BULK]
+    tasks = []
+    for task_id in ids:
+        try:
+            tasks.append(orchestration.get_task_meta(project_id, task_id))
+        except LookupError:
+            continue
+    return tasks
+
+
+def run_bulk(project_id: str, action: str, tasks: list) -> None:
+    act = {"stop": orchestration.task_stop, "retry": orchestration.task_retry,
+           "delete": orchestration.task_delete}[action]  # fmt: skip
+    done, failed = [], []
+    for task in tasks:
+        try:
+            act(project_id, task.task_id, actor=lookup.current_actor())
+        except (errors.OrchestrationError, ValueError, LookupError) as error:
+            failed.append(f"{task.task_id}: {error}")
+        else:
+            done.append(task.task_id)
+    verb = {"stop": "Stopped", "retry": "Queued again", "delete": "Deleted"}[action]
+    if done:
+        flash(f"{verb} {len(done)} task{'s' if len(done) != 1 else ''}: {', '.join(done)}.", "info")
+    for message in failed:
+        flash(message, "error")
+
+
+@bp.post("/bulk")
+def bulk(project_id: str):
+    """Bulk stop/retry/delete; stop and delete first show what they will do, to confirm."""
+    orchestration.project_get(project_id)
+    action = request.form.get("action", "")
+    if action not in BULK_ACTIONS:
+        abort(400, f"Unknown bulk action {action!r}; choose one of: {', '.join(BULK_ACTIONS)}.")
+    back = lookup.safe_next(
+        request.form.get("next"), url_for("projects.show", project_id=project_id)
+    )
+    tasks = selected_tasks(project_id)
+    if not tasks:
+        flash("Select at least one task first.", "error")
+        return redirect(back, 303)
+    if action in CONFIRMED_ACTIONS and request.form.get("confirm") != "yes":
+        return render_template(
+            "tasks/bulk_confirm.html", project_id=project_id, action=action, tasks=tasks, back=back
+        )
+    run_bulk(project_id, action, tasks)
+    return redirect(back, 303)

@@ -1,0 +1,176 @@
+"""What a task page polls: its status fragment (204 while unchanged) and its log by offset."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+
+from webapp import orchestration
+from webapp.web import logpanel, lookup
+from webapp.web.logview import ansi_stylesheet, render_segments
+
+bp = Blueprint("tasks_live", __name__, url_prefix="/projects/<project_id>/tasks/<task_id>")
+lookup.register(bp)
+
+NO_STORE = {"Cache-Control": "no-store"}
+LOG_FRAGMENT_HEADER = "X-Log-Fragment"
+SEARCH_LIMIT = 200
+
+
+def parse_offset(name: str, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        abort(400, f"{name} must be a byte offset (a whole number >= 0), got {raw!r}.")
+    return int(raw)
+
+
+def parse_run(task) -> int | None:
+    raw = request.args.get("run")
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= max(task.runs or 1, 1):
+        abort(404, f"Task {task.task_id} has no run {raw!r}; it has {task.runs or 1} run(s).")
+    return int(raw)
+
+
+def log_urls(project_id: str, task_id: str, run_no: int | None) -> dict:
+    run = {"run": run_no} if run_no else {}
+    ids = {"project_id": project_id, "task_id": task_id}
+    return {
+        "window_url": url_for("tasks_live.log", **ids, **run),
+        "download_url": url_for("tasks_live.download", **ids, **run),
+        "search_url": url_for("tasks.show", **ids, **run),
+    }
+
+
+def read_tail(project_id: str, task_id: str, run_no: int | None):
+    """The last 256 KB of the log (whole characters)."""
+    probe = orchestration.read_task_log(project_id, task_id, offset=0, max_bytes=1, run_no=run_no)
+    start = logpanel.tail_offset(probe.size)
+    return orchestration.read_task_log(
+        project_id, task_id, offset=start, max_bytes=logpanel.WINDOW_BYTES, run_no=run_no
+    )
+
+
+def task_log_panel(task, args) -> logpanel.LogPanel:
+    """The task page's log: its tail, live unless the run is over; search results if asked."""
+    run_no = parse_run(task)
+    query = log_query()
+    chunk = read_tail(task.project_id, task.task_id, run_no)
+    current = run_no is None or run_no == task.run_no
+    done = task.is_terminal or not current
+    matches = []
+    if query:
+        matches = orchestration.search_task_log(
+            task.project_id, task.task_id, query, limit=SEARCH_LIMIT, run_no=run_no
+        )
+    ids = {"project_id": task.project_id, "task_id": task.task_id}
+    run_links = [(n, url_for("tasks.show", **ids, run=n)) for n in range(1, (task.runs or 1) + 1)]
+    poll = None if done else url_for("tasks_live.log", **ids, **({"run": run_no} if run_no else {}))
+    return logpanel.build(
+        chunk,
+        done=done,
+        query=query,
+        poll_url=poll,
+        matches=matches,
+        run_no=run_no or task.run_no,
+        run_links=run_links if len(run_links) > 1 else [],
+        **log_urls(task.project_id, task.task_id, run_no),
+    )
+
+
+@bp.get("/status")
+def status(project_id: str, task_id: str):
+    """The status fragment; 204 while the version is the one the page shows."""
+    try:
+        version = orchestration.task_version(project_id, task_id)
+    except LookupError:
+        html = render_template("tasks/_gone.html", project_id=project_id, task_id=task_id)
+        return html, 200, {**NO_STORE, "HX-Trigger": "task-gone"}
+    if request.args.get("v") == str(version):
+        return "", 204, NO_STORE
+    task = orchestration.get_task_meta(project_id, task_id)
+    html = render_template(
+        "tasks/_status_fragment.html",
+        task=task,
+        history=orchestration.task_history(project_id, task_id),
+        counts=orchestration.counts_by_status(project_id),
+        result_html=render_segments([("stdout", task.result_output_tail or "")]),
+    )
+    return html, 200, {**NO_STORE, "HX-Trigger": "task-changed"}
+
+
+def window_range() -> tuple[int, int]:
+    """``(offset, max_bytes)`` from ``?end=`` (the window before it) or ``?offset=``."""
+    end = parse_offset("end")
+    if end is not None:
+        return logpanel.earlier_range(end)
+    return parse_offset("offset", 0), logpanel.WINDOW_BYTES
+
+
+def log_query() -> str | None:
+    return (request.args.get("q") or "").strip()[:200] or None
+
+
+def fragment_response(chunk, query: str | None, done: bool):
+    """New log text for log.js: HTML plus offsets in headers; 204 when nothing is new."""
+    headers = {
+        **NO_STORE,
+        "X-Log-Offset": str(chunk.offset),
+        "X-Log-Next-Offset": str(chunk.next_offset),
+        "X-Log-Size": str(chunk.size),
+        "X-Log-Done": "1" if done and chunk.next_offset >= chunk.size else "0",
+    }
+    if not chunk.segments:
+        return "", 204, headers
+    return str(render_segments(chunk.segments, query)), 200, headers
+
+
+@bp.get("/log")
+def log(project_id: str, task_id: str):
+    """One window of the log: ``?offset=N`` forward (live appends), ``?end=N`` backward.
+
+    Fetched by log.js (header ``X-Log-Fragment``) it is a bare fragment with the offsets in
+    headers, or 204 when nothing new arrived; opened as a link it is a page of its own.
+    """
+    task = orchestration.get_task_meta(project_id, task_id)
+    run_no = parse_run(task)
+    current = run_no is None or run_no == task.run_no
+    done = task.is_terminal or not current
+    offset, max_bytes = window_range()
+    query = log_query()
+    chunk = orchestration.read_task_log(
+        project_id, task_id, offset=offset, max_bytes=max_bytes, run_no=run_no
+    )
+    if request.headers.get(LOG_FRAGMENT_HEADER):
+        return fragment_response(chunk, query, done)
+    panel = logpanel.build(
+        chunk, done=True, query=query, run_no=run_no, **log_urls(project_id, task_id, run_no)
+    )
+    return render_template("tasks/log_page.html", task=task, log=panel)
+
+
+@bp.get("/log/download")
+def download(project_id: str, task_id: str):
+    task = orchestration.get_task_meta(project_id, task_id)
+    run_no = parse_run(task)
+    path = orchestration.task_log_path(project_id, task_id, run_no=run_no)
+    name = f"{project_id}-{task_id}-run{run_no or task.run_no or 1}.log"
+    if not path or not path.is_file():
+        return Response(b"", mimetype="text/plain", headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return send_file(path, mimetype="text/plain", as_attachment=True, download_name=name,
+                     max_age=0)  # fmt: skip
+
+
+ansi_bp = Blueprint("logview", __name__)
+
+
+@ansi_bp.get("/static/vendor/ansi.css")
+def ansi_css():
+    """The ANSI colour classes, generated from ansi2html's palettes (never copied)."""
+    response = Response(ansi_stylesheet(), mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
