@@ -253,9 +253,11 @@ def make_command_handler(
     """A handler that runs ``build_argv(context)`` through :func:`run_process`.
 
     ``cwd`` and ``env`` may be values or functions of the context (per-task directories);
-    ``env`` is laid over ``os.environ``. ``on_output(context, stream, line)`` sees every line,
-    ``keep_output_bytes`` caps the text kept in the result (its tail), ``on_spawn(context,
-    pid)`` learns the process group id, ``kill_grace`` is the SIGTERM-to-SIGKILL delay.
+    ``env`` is laid over ``os.environ``. ``on_output(context, stream, line)`` sees every line.
+    ``keep_output_bytes`` caps the text kept in the result: the last whole lines that fit,
+    or the tail of a single longer line (``on_output`` still gets everything).
+    ``on_spawn(context, pid)`` learns the process group id; ``kill_grace`` is the delay
+    between SIGTERM and SIGKILL.
     """
     if keep_output_bytes is not None and (
         isinstance(keep_output_bytes, bool)
