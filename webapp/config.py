@@ -23,6 +23,14 @@ DEFAULTS: dict[str, object] = {
     "LOG_CAP_BYTES": 50 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "CREATE_FIRST_ADMIN": True,
+    "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
+    "LOGIN_FREE_ATTEMPTS": 5,
+    "LOGIN_LOCK_AFTER": 10,
+    "LOGIN_LOCK_SECONDS": 900,
+    "WTF_CSRF_TIME_LIMIT": None,
+    "TRUSTED_PROXIES": 0,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -37,6 +45,21 @@ DESCRIPTIONS: dict[str, str] = {
     "LOG_CAP_BYTES": "Largest log kept per task run; further output is dropped with a marker.",
     "SESSION_COOKIE_HTTPONLY": "Session cookie hidden from JavaScript.",
     "SESSION_COOKIE_SAMESITE": "SameSite policy of the session cookie.",
+    "SESSION_COOKIE_SECURE": "Always mark the session cookie Secure (HTTPS requests get it "
+    "anyway).",
+    "CREATE_FIRST_ADMIN": "On first start with no users, create 'admin' with a random password "
+    "that `webapp serve` prints once.",
+    "PASSWORD_HASH_PROFILE": "argon2id parameters: RFC_9106_LOW_MEMORY, RFC_9106_HIGH_MEMORY "
+    "(or CHEAPEST, for test suites only).",
+    "LOGIN_FREE_ATTEMPTS": "Failed logins per user (three times as many per address) before each "
+    "further attempt must wait, doubling from 1 s.",
+    "LOGIN_LOCK_AFTER": "Failed logins per user (three times as many per address) that lock "
+    "sign-in.",
+    "LOGIN_LOCK_SECONDS": "How long sign-in stays locked, and how long failures are remembered.",
+    "WTF_CSRF_TIME_LIMIT": "Seconds a form's CSRF token stays valid (none: as long as the "
+    "session).",
+    "TRUSTED_PROXIES": "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
+    "headers are trusted (0: none).",
 }
 
 INSTANCE_CONFIG_FILE = "config.py"

@@ -1,0 +1,131 @@
+"""API: projects (list, get, create, update) and the audit log."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+
+from webapp import orchestration
+from webapp.accounts import audit
+from webapp.web.api import api
+from webapp.web.api.inputs import Body, query_int, query_text, to_json
+from webapp.web.api.registry import Param
+from webapp.web.api.schemas import (
+    PROJECT_CREATE,
+    PROJECT_FIELDS,
+    PROJECT_ID,
+    PROJECT_UPDATE,
+    ref,
+)
+from webapp.web.auth import accounts_db, record_audit
+
+PROJECT = {"project": PROJECT_ID}
+
+
+def project_json(project) -> dict:
+    return to_json(project, ("total",))
+
+
+def _settings(body: Body) -> dict:
+    """The project settings present in the body, type-checked (orchestration checks values)."""
+    readers = {
+        "name": lambda: body.text("name", max_length=200),
+        "shutdown_grace": lambda: body.number("shutdown_grace", maximum=3600),
+        "max_concurrent": lambda: body.integer("max_concurrent", minimum=1, maximum=10_000),
+        "name_categories": lambda: body.strings("name_categories"),
+        "git_repo": lambda: body.text("git_repo", max_length=2000),
+        "env": lambda: body.mapping("env"),
+    }
+    return {name: read() for name, read in readers.items() if body.has(name)}
+
+
+@api.route(
+    "/projects",
+    role="viewer",
+    summary="Every project with its task counts by status.",
+    response={"type": "array", "items": ref("Project")},
+)
+def list_projects():
+    return [project_json(project) for project in orchestration.project_list()]
+
+
+@api.route(
+    "/projects",
+    "POST",
+    role="admin",
+    summary="Create a project.",
+    body=PROJECT_CREATE,
+    response=ref("Project"),
+    status=201,
+)
+def create_project():
+    body = Body(("id", *PROJECT_FIELDS))
+    project_id = body.text("id", required=True, max_length=40)
+    settings = {key: value for key, value in _settings(body).items() if value is not None}
+    project = orchestration.project_create(project_id, actor=current_user.username, **settings)
+    record_audit("project.create", project.id, f"name {project.name!r}")
+    return project_json(project), 201
+
+
+@api.route(
+    "/projects/<project>",
+    role="viewer",
+    summary="One project.",
+    response=ref("Project"),
+    path_params=PROJECT,
+)
+def get_project(project: str):
+    return project_json(orchestration.project_get(project))
+
+
+@api.route(
+    "/projects/<project>",
+    "PATCH",
+    role="admin",
+    summary="Change project settings.",
+    body=PROJECT_UPDATE,
+    response=ref("Project"),
+    path_params=PROJECT,
+)
+def update_project(project: str):
+    settings = _settings(Body(tuple(PROJECT_FIELDS)))
+    updated = orchestration.project_update(project, actor=current_user.username, **settings)
+    record_audit("project.update", project, ", ".join(sorted(settings)) or "no change")
+    return project_json(updated)
+
+
+AUDIT_QUERY = (
+    Param("user", {"type": "string", "maxLength": 200}, "Only this user's actions."),
+    Param(
+        "action",
+        {"type": "string", "maxLength": 200},
+        "One action (task.stop), or every action with a prefix ending in a dot (task.).",
+    ),
+    Param("since", {"type": "string", "maxLength": 40}, "From this date or date-time (UTC)."),
+    Param(
+        "until",
+        {"type": "string", "maxLength": 40},
+        "Up to this date (inclusive) or date-time (UTC).",
+    ),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 50)."),
+    Param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Entries to skip."),
+)
+
+
+@api.route(
+    "/audit",
+    role="admin",
+    summary="The audit log, newest first.",
+    query=AUDIT_QUERY,
+    response=ref("AuditPage"),
+)
+def list_audit():
+    page = audit.query(
+        accounts_db(),
+        actor=query_text("user"),
+        action=query_text("action"),
+        since=query_text("since", max_length=40),
+        until=query_text("until", max_length=40),
+        limit=query_int("limit", 50, minimum=1, maximum=audit.MAX_LIMIT),
+        offset=query_int("offset", 0, maximum=audit.MAX_OFFSET),
+    )
+    return to_json(page, ("has_next",))

@@ -1,0 +1,150 @@
+"""Declared API routes: each one is registered on the blueprint AND described for OpenAPI.
+
+``ApiRegistry.route`` is the only way an ``/api/v1`` route is added, so the OpenAPI document
+(built from the registry on request) lists exactly the routes in ``app.url_map``; a test
+compares the two. Each route names the role it needs, its query parameters, its JSON body and
+its success response as JSON Schema (OpenAPI 3.1 dialect).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from flask import Blueprint
+
+from webapp.web.auth import require_role
+
+CONVERTER_RE = re.compile(r"<(?:(?P<converter>[a-z]+):)?(?P<name>\w+)>")
+ERROR_STATUSES = {
+    "400": "Bad input: a parameter or body field that cannot be used (named in detail).",
+    "401": "No valid bearer token.",
+    "403": "Your role does not allow this.",
+    "404": "No such project, task or archive.",
+    "409": "The request conflicts with the current state (or an ambiguous ID prefix).",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query parameter."""
+
+    name: str
+    schema: dict
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    role: str
+    query: tuple[Param, ...] = ()
+    body: dict | None = None
+    response: dict = field(default_factory=dict)
+    status: int = 200
+    path_params: dict[str, dict] = field(default_factory=dict)
+
+
+class ApiRegistry:
+    """Routes of one blueprint, with what OpenAPI needs to know about each."""
+
+    def __init__(self, blueprint: Blueprint):
+        self.blueprint = blueprint
+        self.operations: list[Operation] = []
+
+    def route(
+        self,
+        rule: str,
+        method: str = "GET",
+        *,
+        role: str,
+        summary: str,
+        query: tuple[Param, ...] = (),
+        body: dict | None = None,
+        response: dict | None = None,
+        status: int = 200,
+        path_params: dict[str, dict] | None = None,
+    ):
+        def decorate(view):
+            guarded = require_role(role)(view)
+            self.blueprint.add_url_rule(rule, view.__name__, guarded, methods=[method])
+            self.operations.append(
+                Operation(
+                    rule,
+                    method,
+                    view.__name__,
+                    summary,
+                    role,
+                    tuple(query),
+                    body,
+                    response or {},
+                    status,
+                    path_params or {},
+                )
+            )
+            return guarded
+
+        return decorate
+
+    def openapi(self, prefix: str, components: dict, *, title: str, version: str) -> dict:
+        paths: dict[str, dict] = {}
+        for op in self.operations:
+            path = prefix + CONVERTER_RE.sub(r"{\g<name>}", op.rule)
+            paths.setdefault(path, {})[op.method.lower()] = self._operation(op)
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": title, "version": version},
+            "paths": paths,
+            "components": {
+                "schemas": components,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"bearer": []}],
+        }
+
+    @staticmethod
+    def _operation(op: Operation) -> dict:
+        parameters = []
+        for match in CONVERTER_RE.finditer(op.rule):
+            name, converter = match["name"], match["converter"]
+            schema = {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}
+            schema = op.path_params.get(name, schema)
+            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+        for param in op.query:
+            parameters.append(
+                {
+                    "name": param.name,
+                    "in": "query",
+                    "required": param.required,
+                    "schema": param.schema,
+                    "description": param.description,
+                }
+            )
+        error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        responses = {
+            str(op.status): {
+                "description": "Success.",
+                "content": {"application/json": {"schema": op.response}},
+            },
+            **{
+                code: {"description": text, "content": error_ref}
+                for code, text in ERROR_STATUSES.items()
+            },
+        }
+        operation = {
+            "operationId": op.endpoint,
+            "summary": op.summary,
+            "description": f"Needs the {op.role} role (or above).",
+            "parameters": parameters,
+            "responses": responses,
+        }
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": op.body}},
+            }
+        return operation

@@ -1,0 +1,127 @@
+"""JSON Schemas of the API's bodies and responses (``components.schemas`` of the document).
+
+Response schemas list the fields clients rely on and allow more, so the read models can grow
+without breaking the document; request schemas are closed (unknown fields get a 400).
+"""
+
+from __future__ import annotations
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(kind: str) -> dict:
+    return {"type": [kind, "null"]}
+
+
+def obj(required: dict[str, dict], **optional: dict) -> dict:
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **optional},
+    }
+
+
+def list_of(name: str) -> dict:
+    return {"type": "array", "items": ref(name)}
+
+
+TEXT = {"type": "string"}
+INT = {"type": "integer"}
+NUMBER = {"type": "number"}
+BOOL = {"type": "boolean"}
+PROJECT_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"}
+TASK_TYPES = ["bash", "powershell", "prompt", "agent"]
+ROLES = ["viewer", "operator", "admin"]
+
+COMPONENTS: dict[str, dict] = {
+    "Error": obj({"error": TEXT, "detail": TEXT}, matches={"type": "array", "items": TEXT}),
+    "Me": obj({"username": TEXT, "role": {"enum": ROLES}}),
+    "Project": obj(
+        {"id": TEXT, "name": TEXT, "version": INT, "counts": {"type": "object"}},
+        shutdown_grace=NUMBER,
+        max_concurrent=nullable("integer"),
+        name_categories={"type": ["array", "null"], "items": TEXT},
+        git_repo=nullable("string"),
+        env={"type": "object"},
+    ),
+    "Task": obj(
+        {"project_id": TEXT, "task_id": TEXT, "name": TEXT, "type": TEXT, "status": TEXT},
+        payload=TEXT,
+        description=TEXT,
+        exit_code=nullable("integer"),
+        created_at=TEXT,
+        started_at=nullable("string"),
+        finished_at=nullable("string"),
+        duration=nullable("number"),
+        run_no=INT,
+        version=INT,
+        can_stop=BOOL,
+        can_retry=BOOL,
+    ),
+    "TaskPage": obj(
+        {"items": list_of("Task"), "total": INT, "limit": INT, "offset": INT, "has_next": BOOL}
+    ),
+    "TaskDeleted": obj({"task_id": TEXT, "warnings": {"type": "array", "items": TEXT}}),
+    "Transition": obj({"at": TEXT, "actor": TEXT, "to_status": TEXT}),
+    "LogChunk": obj(
+        {"offset": INT, "next_offset": INT, "size": INT, "segments": {"type": "array"}},
+        text=TEXT,
+    ),
+    "ArchivedTask": obj({"archive_id": TEXT, "task_id": TEXT, "archived_at": TEXT}),
+    "AuditEntry": obj(
+        {
+            "id": INT,
+            "at": TEXT,
+            "actor": TEXT,
+            "action": TEXT,
+            "target": TEXT,
+            "detail": TEXT,
+            "address": TEXT,
+        }
+    ),
+    "AuditPage": obj(
+        {
+            "items": list_of("AuditEntry"),
+            "total": INT,
+            "limit": INT,
+            "offset": INT,
+            "has_next": BOOL,
+        }
+    ),
+}
+
+PROJECT_FIELDS = {
+    "name": {"type": "string", "maxLength": 200},
+    "shutdown_grace": {"type": "number", "minimum": 0, "maximum": 3600},
+    "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
+    "name_categories": {"type": ["array", "null"], "items": TEXT, "maxItems": 100},
+    "git_repo": {"type": ["string", "null"], "maxLength": 2000},
+    "env": {"type": "object", "additionalProperties": TEXT, "maxProperties": 200},
+}
+PROJECT_CREATE = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": PROJECT_ID, **PROJECT_FIELDS},
+    "additionalProperties": False,
+}
+PROJECT_UPDATE = {"type": "object", "properties": PROJECT_FIELDS, "additionalProperties": False}
+TASK_CREATE = {
+    "type": "object",
+    "required": ["payload"],
+    "properties": {
+        "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "type": {"enum": TASK_TYPES},
+        "name": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 10000},
+        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
+    },
+    "additionalProperties": False,
+}
+TASK_RENAME = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "maxLength": 200}},
+    "additionalProperties": False,
+}
