@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import serve
+from webapp.cli import serve, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,3 +13,4 @@ def main() -> None:
 
 
 main.add_command(serve.serve)
+main.add_command(users.user)
