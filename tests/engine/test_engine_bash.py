@@ -96,7 +96,9 @@ def test_shell_features_and_bad_bytes(executor):  # behaviour 21
 
 def test_bash_runs_under_bash_not_sh(executor):  # bug 2
     result = executor.execute(Task.bash('[[ 1 == 1 ]] && echo "$0 $BASH_VERSION"'))
-    assert result.output.startswith("bash ") and len(result.output.split()) == 2
+    shell, version = result.output.split()
+    assert shell.endswith("bash") and version[0].isdigit()
+    assert result.raw.args[:2] == ["bash", "-c"]
 
 
 def test_cancel_from_another_thread(executor, recorder, wait_until):  # behaviour 41

@@ -129,8 +129,9 @@ class GraphRun:
 
     def _work(self) -> None:
         execute: Callable[..., Any] = self.executor.execute
+        mine: int | None = None  # a node this worker readied and runs itself (no hand-off)
         while True:
-            i = self.ready.get()
+            i = self.ready.get() if mine is None else mine
             if i == _STOP:
                 return
             task = self.tasks[i]
@@ -150,7 +151,7 @@ class GraphRun:
                         self.errors[task.id] = error
                     bad = error is not None or task.status is not TaskStatus.DONE
                     self._settle(i, bad, to_launch)
-                    self._launch(to_launch)
+                    mine = self._launch(to_launch, keep_one=True)
                     self._check_progress()
                 except BaseException as exc:  # a scheduler bug must not hang run()
                     self.failure = exc
@@ -205,12 +206,19 @@ class GraphRun:
         except BaseException as exc:  # e.g. a subscriber's interrupt: BLOCKED all the same
             self.errors[task.id] = exc
 
-    def _launch(self, nodes: list[int]) -> None:
+    def _launch(self, nodes: list[int], keep_one: bool = False) -> int | None:
+        """Count ``nodes`` as in flight and queue them; with ``keep_one`` the first is
+        returned for the calling worker to run next instead of being queued."""
+        kept = None
         for node in nodes:
             self.inflight += 1
             self.running.add(node)
-            self.ready.put(node)
+            if keep_one and kept is None:
+                kept = node
+            else:
+                self.ready.put(node)
         nodes.clear()
+        return kept
 
     def _check_progress(self) -> None:
         if self.inflight == 0 and self.settled_count < len(self.tasks):

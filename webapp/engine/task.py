@@ -279,6 +279,12 @@ class Task:
         object.__setattr__(self, "_blocked_by", task_id)
 
     def _restore_status(self, status: TaskStatus) -> None:
+        """Put a stored status back without replaying the state machine (stores only)."""
+        if not isinstance(status, TaskStatus):
+            raise TypeError("status must be a TaskStatus")
+        object.__setattr__(self, "_status", status)
+
+    def _restore_status(self, status: TaskStatus) -> None:
         """Store seam: put back a saved status as is (no state machine, no events)."""
         object.__setattr__(self, "_status", TaskStatus(status))
 

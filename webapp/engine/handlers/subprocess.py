@@ -12,12 +12,15 @@ from __future__ import annotations
 import codecs
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from functools import lru_cache
 from pathlib import Path
 
 from webapp.engine.context import TaskContext
@@ -31,6 +34,14 @@ EnvOrFactory = Mapping[str, str] | Callable[[TaskContext], Mapping[str, str] | N
 _WAKE_INTERVAL = 0.25  # how often a quiet run looks at stop requests and deadlines
 _DRAIN_AFTER_KILL = 1.0  # pipes still open this long after SIGKILL: stop reading anyway
 _READ_SIZE = 65536
+
+
+@lru_cache(maxsize=64)
+def _resolve(program: str, path: str) -> str:
+    """``program``'s full path on ``path`` (cached: saves the child a walk through PATH)."""
+    if os.sep in program:
+        return program
+    return shutil.which(program, path=path) or program
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -140,8 +151,10 @@ def run_process(
     TaskExecutionError (non-zero exit; message = stderr or "exited with code N"); each
     carries the partial CompletedProcess as ``.completed``.
     """
+    argv = list(argv)
+    program = _resolve(argv[0], (os.environ if env is None else env).get("PATH", os.defpath))
     proc = subprocess.Popen(
-        list(argv),
+        [program, *argv[1:]],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -170,7 +183,7 @@ def run_process(
         if proc.returncode is None:
             stop.kill()
         proc.wait()
-    completed = subprocess.CompletedProcess(list(argv), proc.returncode, out.text(), err.text())
+    completed = subprocess.CompletedProcess(argv, proc.returncode, out.text(), err.text())
     if stop.requested and not timed_out or context.cancelled:
         raise TaskCancelled(f"Task {context.id!r} was cancelled", completed)
     if timed_out:
@@ -181,48 +194,70 @@ def run_process(
     return completed
 
 
+def _exit_fd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when ``pid`` exits (Linux pidfd), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def _pump(proc: subprocess.Popen, stop: _Stopper, collectors: dict, timeout: float | None) -> bool:
-    """Read both pipes until EOF and the process exits; returns True if it timed out."""
+    """Read both pipes until EOF and the process exits; returns True if it timed out.
+
+    Waits on one selector for output and for the process's exit (a pidfd), so nothing
+    polls while the process runs; it wakes every 0.25 s only to honour stop requests.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     timed_out = False
     give_up_at: float | None = None
+    exit_fd = _exit_fd(proc.pid)
+    open_pipes = len(collectors)
     with selectors.DefaultSelector() as selector:
         for stream in collectors:
             selector.register(stream, selectors.EVENT_READ)
-        while True:
-            now = time.monotonic()
-            if deadline is not None and not timed_out and now >= deadline:
-                timed_out = True
-                stop()
-            if stop.kill_at is not None and not stop.killed and now >= stop.kill_at:
-                stop.kill()
-            if stop.killed and give_up_at is None:
-                give_up_at = now + _DRAIN_AFTER_KILL
-            wait = _WAKE_INTERVAL
-            pending = (
-                None if timed_out else deadline,
-                None if stop.killed else stop.kill_at,
-                give_up_at if selector.get_map() else None,
-            )
-            for moment in pending:
-                if moment is not None:
-                    wait = min(wait, max(0.0, moment - now))
-            if selector.get_map():
-                if give_up_at is not None and now >= give_up_at:
+        if exit_fd is not None:
+            selector.register(exit_fd, selectors.EVENT_READ)
+        try:
+            while open_pipes or proc.returncode is None:
+                now = time.monotonic()
+                if deadline is not None and not timed_out and now >= deadline:
+                    timed_out = True
+                    stop()
+                if stop.kill_at is not None and not stop.killed and now >= stop.kill_at:
+                    stop.kill()
+                if stop.killed and give_up_at is None:
+                    give_up_at = now + _DRAIN_AFTER_KILL
+                if open_pipes and give_up_at is not None and now >= give_up_at:
                     break  # something outside the group holds the pipe open
+                wait = _WAKE_INTERVAL
+                pending = (
+                    None if timed_out else deadline,
+                    None if stop.killed else stop.kill_at,
+                    give_up_at if open_pipes else None,
+                )
+                for moment in pending:
+                    if moment is not None:
+                        wait = min(wait, max(0.0, moment - now))
+                if exit_fd is None and not open_pipes:
+                    with suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=wait)
+                    continue
                 for key, _ in selector.select(wait):
+                    if key.fileobj == exit_fd:
+                        selector.unregister(exit_fd)
+                        proc.wait()  # it has exited: this only reaps it
+                        continue
                     data = os.read(key.fd, _READ_SIZE)
                     if data:
                         collectors[key.fileobj].feed(data)
                     else:
                         selector.unregister(key.fileobj)
                         collectors[key.fileobj].close()
-            else:
-                try:
-                    proc.wait(timeout=wait)
-                    return timed_out
-                except subprocess.TimeoutExpired:
-                    continue
+                        open_pipes -= 1
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
     for collector in collectors.values():
         collector.close()
     return timed_out
