@@ -46,7 +46,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# -- (a) the limit ---------------------------------------------------------------------------------
+# -- (a) the limit ----------------------------------------------------------------------
 def run_limit(count: int) -> float:
     def one(_: int) -> int:
         return subprocess.run(ARGV, capture_output=True, check=True).returncode
@@ -57,7 +57,7 @@ def run_limit(count: int) -> float:
         return time.perf_counter() - start
 
 
-# -- (b) ours ----------------------------------------------------------------------------------------
+# -- (b) ours ---------------------------------------------------------------------------
 def run_ours(count: int, workdir: Path, trial: int) -> tuple[float, str]:
     store, kind = sqlite_store(workdir / f"ours-{trial}.db")
     with TaskExecutor(store=store, max_workers=WORKERS) as executor:
@@ -104,7 +104,7 @@ def graph_runs(workdir: Path) -> dict[str, float]:
     return {"chain_step_ms": chain_wall * 1000 / 100, "fan_s": fan_wall, "noop_2000_s": noop_wall}
 
 
-# -- (c) huey ------------------------------------------------------------------------------------------
+# -- (c) huey ---------------------------------------------------------------------------
 HUEY_APP = """
 import os, subprocess
 from huey import SqliteHuey
