@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup
 
-from webapp.web import archive, display, projects, tasks, tasks_actions, tasks_live
+from webapp.web import archive, display, lookup, projects, tasks, tasks_actions, tasks_live
 from webapp.web.logview import ansi_to_html
 
 
@@ -17,6 +17,7 @@ def highlight(text: object, query: str | None) -> Markup:
 def init_app(app: Flask) -> None:
     display.init_app(app)
     app.add_template_filter(highlight, "highlight")
+    app.add_template_global(lookup.user_can, "user_can")
     for blueprint in (
         projects.bp,
         tasks.bp,

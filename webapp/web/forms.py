@@ -8,6 +8,7 @@ stay in orchestration; ``attach_error`` puts its message next to the field it co
 from __future__ import annotations
 
 from wtforms import DecimalField, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from webapp.web.display import TASK_TYPES
@@ -22,7 +23,7 @@ def strip(value):
 class TaskForm(Form):
     """New task: what to run and how it is called."""
 
-    type = SelectField("Type", choices=[(t, t) for t in TASK_TYPES], default="bash")
+    type = SelectField("Type", choices=[SelectChoice(t) for t in TASK_TYPES], default="bash")
     payload = TextAreaField(
         "Command or prompt",
         validators=[DataRequired("Say what to run."), Length(max=MAX_PAYLOAD_CHARS)],

@@ -1,12 +1,12 @@
-"""The landing page."""
+"""The landing page: the projects overview."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, url_for
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("home/index.html")
+    return redirect(url_for("projects.index"))

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.exceptions import BadRequest, Conflict, HTTPException, NotFound
 
 from webapp.orchestration import errors
+from webapp.web import auth
 from webapp.web.errors import render_error, wants_json
 
 
@@ -67,17 +69,14 @@ def register(bp: Blueprint) -> None:
 
 
 def current_actor() -> str:
-    """Who is acting: the logged-in user's name, else "anonymous"."""
-    try:
-        from flask_login import current_user
-    except ImportError:  # pragma: no cover - flask-login is a dependency
-        return "anonymous"
-    if getattr(current_user, "is_authenticated", False):
-        for attr in ("username", "name", "id"):
-            value = getattr(current_user, attr, None)
-            if value:
-                return str(value)
-    return "anonymous"
+    """Who is acting: the signed-in user's name (the login gate guarantees one)."""
+    return auth.actor_name()
+
+
+def user_can(role: str) -> bool:
+    """Whether the signed-in user has ``role`` (templates hide what they may not do)."""
+    can = getattr(current_user, "can", None)
+    return bool(can and can(role))
 
 
 def safe_next(target: str | None, fallback: str) -> str:

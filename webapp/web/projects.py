@@ -7,6 +7,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import lookup
+from webapp.web.auth import record_audit, require_role
 from webapp.web.forms import ProjectForm, attach_error
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
 
@@ -23,6 +24,7 @@ def index():
 
 
 @bp.post("/projects")
+@require_role("operator")
 def create():
     form = ProjectForm(request.form)
     if form.validate():
@@ -35,6 +37,7 @@ def create():
         except (ValueError, errors.OrchestrationError) as error:
             attach_error(form, "project_id", str(error))
         else:
+            record_audit("project.create", project.id)
             return redirect(url_for("projects.show", project_id=project.id), 303)
     html = render_template(
         "projects/index.html", projects=orchestration.project_list(), form=form, open_form=True

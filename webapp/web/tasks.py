@@ -8,6 +8,7 @@ from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.orchestration.naming import generate_task_name
 from webapp.web import lookup, tasks_live
+from webapp.web.auth import record_audit, require_role
 from webapp.web.forms import TaskForm, attach_error
 from webapp.web.logview import render_segments
 
@@ -30,6 +31,7 @@ def render_new(project, form: TaskForm, status: int = 200):
 
 
 @bp.get("/new")
+@require_role("operator")
 def new(project_id: str):
     project = orchestration.project_get(project_id)
     form = TaskForm(request.args) if request.args else TaskForm()
@@ -37,6 +39,7 @@ def new(project_id: str):
 
 
 @bp.post("/new")
+@require_role("operator")
 def create(project_id: str):
     project = orchestration.project_get(project_id)
     form = TaskForm(request.form)
@@ -48,6 +51,7 @@ def create(project_id: str):
         except (ValueError, errors.OrchestrationError) as error:
             attach_error(form, "payload", str(error))
         else:
+            record_audit("task.new", f"{project_id}/{task.task_id}", task.type)
             return redirect(url_for("tasks.show", project_id=project_id, task_id=task.task_id), 303)
     return render_new(project, form, 422)
 

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import lookup
+from webapp.web.auth import record_audit, require_role
 
 bp = Blueprint("tasks_actions", __name__, url_prefix="/projects/<project_id>")
 lookup.register(bp)
@@ -31,9 +32,11 @@ def is_htmx() -> bool:
 
 
 @bp.post("/tasks/<task_id>/stop")
+@require_role("operator")
 def stop(project_id: str, task_id: str):
     task_id = orchestration.resolve_task_id(project_id, task_id)
     task = orchestration.task_stop(project_id, task_id, actor=lookup.current_actor())
+    record_audit("task.stop", f"{project_id}/{task_id}")
     if task.is_terminal:
         flash(f"Task {task_id} {task.status}.", "info")
     else:
@@ -42,9 +45,11 @@ def stop(project_id: str, task_id: str):
 
 
 @bp.post("/tasks/<task_id>/retry")
+@require_role("operator")
 def retry(project_id: str, task_id: str):
     task_id = orchestration.resolve_task_id(project_id, task_id)
     task = orchestration.task_retry(project_id, task_id, actor=lookup.current_actor())
+    record_audit("task.retry", f"{project_id}/{task_id}", f"run {task.run_no}")
     flash(f"Task {task_id} queued again (run {task.run_no}).", "info")
     return redirect(task_url(project_id, task_id), 303)
 
@@ -66,12 +71,14 @@ def name(project_id: str, task_id: str):
 
 
 @bp.get("/tasks/<task_id>/rename")
+@require_role("operator")
 def rename_form(project_id: str, task_id: str):
     task = orchestration.get_task_meta(project_id, task_id)
     return render_rename(task, task.name)
 
 
 @bp.post("/tasks/<task_id>/rename")
+@require_role("operator")
 def rename(project_id: str, task_id: str):
     new_name = (request.form.get("name") or "").strip()
     try:
@@ -81,6 +88,7 @@ def rename(project_id: str, task_id: str):
     except errors.InvalidTaskName as error:
         task = orchestration.get_task_meta(project_id, task_id)
         return render_rename(task, new_name, str(error), 422)
+    record_audit("task.rename", f"{project_id}/{task_id}", task.name)
     if is_htmx():
         return render_name(task), 200, {"HX-Trigger": "task-renamed"}
     flash(f"Renamed to {task.name}.", "info")
@@ -88,15 +96,18 @@ def rename(project_id: str, task_id: str):
 
 
 @bp.get("/tasks/<task_id>/delete")
+@require_role("admin")
 def delete_confirm(project_id: str, task_id: str):
     task = orchestration.get_task_meta(project_id, task_id)
     return render_template("tasks/delete.html", task=task)
 
 
 @bp.post("/tasks/<task_id>/delete")
+@require_role("admin")
 def delete(project_id: str, task_id: str):
     task_id = orchestration.resolve_task_id(project_id, task_id)
     result = orchestration.task_delete(project_id, task_id, actor=lookup.current_actor())
+    record_audit("task.delete", f"{project_id}/{task_id}", "; ".join(result.warnings))
     for warning in result.warnings:
         flash(warning, "warning")
     flash(f"Task {task_id} deleted; its logs and snapshot are in the archive.", "info")
@@ -129,6 +140,7 @@ def run_bulk(project_id: str, action: str, tasks: list) -> None:
             failed.append(f"{task.task_id}: {error}")
         else:
             done.append(task.task_id)
+            record_audit(f"task.{action}", f"{project_id}/{task.task_id}", "bulk")
     verb = {"stop": "Stopped", "retry": "Queued again", "delete": "Deleted"}[action]
     if done:
         flash(f"{verb} {len(done)} task{'s' if len(done) != 1 else ''}: {', '.join(done)}.", "info")
@@ -137,12 +149,15 @@ def run_bulk(project_id: str, action: str, tasks: list) -> None:
 
 
 @bp.post("/bulk")
+@require_role("operator")
 def bulk(project_id: str):
     """Bulk stop/retry/delete; stop and delete first show what they will do, to confirm."""
     orchestration.project_get(project_id)
     action = request.form.get("action", "")
     if action not in BULK_ACTIONS:
         abort(400, f"Unknown bulk action {action!r}; choose one of: {', '.join(BULK_ACTIONS)}.")
+    if action == "delete" and not lookup.user_can("admin"):
+        abort(403, "Deleting tasks needs the admin role.")
     back = lookup.safe_next(
         request.form.get("next"), url_for("projects.show", project_id=project_id)
     )

@@ -1,0 +1,141 @@
+"""Projects overview, creating projects, and a project's task list (filters, pages, polls)."""
+
+from __future__ import annotations
+
+import re
+
+from webapp import orchestration
+
+
+def new_task(name: str, payload: str = "echo hi", **kwargs):
+    return orchestration.task_new("demo", name=name, payload=payload, actor="test", **kwargs)
+
+
+def row_ids(html: str) -> list[str]:
+    return re.findall(r'<tr id="task-([a-z0-9]{5})"', html)
+
+
+def test_projects_list_shows_counts_by_status(operator_client, project):
+    first = new_task("one")
+    new_task("two")
+    orchestration.task_stop("demo", first.task_id, actor="test")
+    html = operator_client.get("/projects").get_data(as_text=True)
+    assert "Demo project" in html
+    assert re.search(r"1 cancelled", html) and re.search(r"1 queued", html)
+    assert 'href="/projects/demo?status=queued"' in html
+
+
+def test_root_leads_to_the_projects_overview(operator_client, project):
+    response = operator_client.get("/", follow_redirects=True)
+    assert response.status_code == 200
+    assert "Demo project" in response.get_data(as_text=True)
+
+
+def test_create_project_redirects_to_its_page(operator_client, bound):
+    response = operator_client.post(
+        "/projects", data={"project_id": "backend", "name": "Backend", "shutdown_grace": "3"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/projects/backend")
+    assert orchestration.project_get("backend").shutdown_grace == 3.0
+    page = operator_client.get("/projects/backend").get_data(as_text=True)
+    assert "No tasks yet" in page
+
+
+def test_invalid_project_keeps_input_and_names_the_problem_by_the_field(operator_client, bound):
+    response = operator_client.post(
+        "/projects", data={"project_id": "Bad ID!", "name": "Kept name", "env": "NOEQUALS"}
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'value="Kept name"' in html and 'value="Bad ID!"' in html
+    assert "expected NAME=value" in html
+    response = operator_client.post("/projects", data={"project_id": "Bad ID!"})
+    html = response.get_data(as_text=True)
+    assert re.search(r'id="project_id".*?Invalid project ID', html, re.S)
+
+
+def test_duplicate_project_is_refused_next_to_the_id(operator_client, project):
+    response = operator_client.post("/projects", data={"project_id": "demo"})
+    assert response.status_code == 422
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_unknown_project_is_a_404_naming_it(operator_client, bound):
+    response = operator_client.get("/projects/nope")
+    assert response.status_code == 404
+    assert "nope" in response.get_data(as_text=True)
+
+
+def test_task_list_is_newest_first_with_its_columns(operator_client, project):
+    older = new_task("older", "sleep 1")
+    newer = new_task("newer", "printf 'a very long command' && echo done", type="bash")
+    html = operator_client.get("/projects/demo").get_data(as_text=True)
+    assert row_ids(html) == [newer.task_id, older.task_id]
+    row = html[html.index(f'id="task-{newer.task_id}"') :].split("</tr>")[0]
+    assert "newer" in row and "bash" in row and "queued" in row and "⏳" in row
+    assert "printf" in row and "test" in row  # command excerpt, started by
+
+
+def test_filters_and_search_live_in_the_url(operator_client, project):
+    tasks = {name: new_task(name, f"echo {name}") for name in ("alpha", "beta", "gamma")}
+    orchestration.task_stop("demo", tasks["beta"].task_id, actor="test")
+    html = operator_client.get("/projects/demo?status=cancelled").get_data(as_text=True)
+    assert row_ids(html) == [tasks["beta"].task_id]
+    assert '<option value="cancelled" selected>' in html
+    html = operator_client.get("/projects/demo?q=gam").get_data(as_text=True)
+    assert row_ids(html) == [tasks["gamma"].task_id]
+    assert 'value="gam"' in html
+    html = operator_client.get(f"/projects/demo?q={tasks['alpha'].task_id[:4]}").get_data(
+        as_text=True
+    )
+    assert tasks["alpha"].task_id in row_ids(html)
+    html = operator_client.get("/projects/demo?type=prompt").get_data(as_text=True)
+    assert row_ids(html) == [] and "No task matches these filters" in html
+
+
+def test_bad_filter_values_are_400_naming_the_choices(operator_client, project):
+    response = operator_client.get("/projects/demo?status=sleeping")
+    assert response.status_code == 400
+    assert "queued" in response.get_data(as_text=True)
+    assert operator_client.get("/projects/demo?page=0").status_code == 400
+    assert operator_client.get("/projects/demo?page=abc").status_code == 400
+
+
+def test_pagination_keeps_the_filters(operator_client, project):
+    for n in range(55):
+        new_task(f"t{n}", "echo x")
+    html = operator_client.get("/projects/demo?type=bash").get_data(as_text=True)
+    assert len(row_ids(html)) == 50
+    assert "1–50 of 55" in html
+    assert 'href="/projects/demo?type=bash&amp;page=2"' in html
+    html = operator_client.get("/projects/demo?type=bash&page=2").get_data(as_text=True)
+    assert len(row_ids(html)) == 5 and "51–55 of 55" in html
+    assert 'href="/projects/demo?type=bash"' in html  # back to the first page
+
+
+def test_rows_poll_is_204_until_something_changes(operator_client, project):
+    task = new_task("watched")
+    html = operator_client.get("/projects/demo?status=queued").get_data(as_text=True)
+    poll = re.search(r'hx-get="(/projects/demo/rows\?[^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "status=queued" in poll
+    unchanged = operator_client.get(poll, headers={"HX-Request": "true"})
+    assert unchanged.status_code == 204 and unchanged.data == b""
+    orchestration.task_stop("demo", task.task_id, actor="test")
+    changed = operator_client.get(poll, headers={"HX-Request": "true"})
+    assert changed.status_code == 200
+    body = changed.get_data(as_text=True)
+    assert row_ids(body) == []  # the stopped task left the "queued" view
+    assert 'id="task-counts" class="counts" hx-swap-oob="true"' in body
+    assert "1 cancelled" in body
+    assert 'id="task-pager" class="pager" aria-label="Pages" hx-swap-oob="true"' in body
+    new_poll = re.search(r'hx-get="(/projects/demo/rows\?[^"]+)"', body).group(1)
+    assert new_poll != poll
+
+
+def test_viewer_reads_the_list_but_gets_no_action_controls(viewer_client, project):
+    new_task("visible")
+    html = viewer_client.get("/projects/demo").get_data(as_text=True)
+    assert "visible" in html
+    assert "Delete selected" not in html and "data-new-task" not in html
+    assert viewer_client.get("/projects/demo/tasks/new").status_code == 403
