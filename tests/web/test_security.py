@@ -248,3 +248,14 @@ def test_static_files_stay_cacheable(client):
 
 def test_unknown_urls_are_404_without_a_session(client):
     assert client.get("/no/such/page", environ_base=REMOTE).status_code == 404
+
+
+def test_a_change_that_its_view_did_not_record_is_recorded_anyway(app, login_as, accounts_db):
+    from webapp.accounts import audit
+
+    app.add_url_rule("/probe/<name>", "probe", lambda name: ("", 204), methods=["POST"])
+    operator = login_as("operator")
+    assert operator.post("/probe/thing").status_code == 204
+    entry = audit.query(accounts_db, limit=1).items[0]
+    assert (entry.actor, entry.action, entry.target) == ("operator", "probe", "thing")
+    assert entry.detail == "POST /probe/thing" and entry.address == "127.0.0.1"

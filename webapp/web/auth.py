@@ -98,6 +98,15 @@ def record_audit(action: str, target: str = "", detail: str = "") -> None:
     g.audited = True
 
 
+def user_can(role: str) -> bool:
+    """Whether the signed-in user has ``role`` or above (for templates and mixed views)."""
+    return current_user.is_authenticated and current_user.can(role)
+
+
+def user_can_delete() -> bool:
+    return user_can("admin")
+
+
 def mark_audited() -> None:
     """Tell the fallback recorder that this request's change is already on record."""
     g.audited = True
@@ -290,6 +299,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_user() -> dict:
-        return {"current_user": current_user}
+        return {"current_user": current_user, "user_can": user_can}
 
     prepare_database(app)

@@ -22,7 +22,10 @@ LOG_QUERY = (
 
 
 def archived_json(archived) -> dict:
-    return to_json(archived, ("archive_id",))
+    """The archive's fields, without the server's folder path."""
+    out = to_json(archived, ("archive_id",))
+    out.pop("archive_dir", None)
+    return out
 
 
 @api.route(

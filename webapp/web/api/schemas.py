@@ -63,7 +63,10 @@ COMPONENTS: dict[str, dict] = {
     "TaskPage": obj(
         {"items": list_of("Task"), "total": INT, "limit": INT, "offset": INT, "has_next": BOOL}
     ),
-    "TaskDeleted": obj({"task_id": TEXT, "warnings": {"type": "array", "items": TEXT}}),
+    "TaskDeleted": obj(
+        {"task_id": TEXT, "warnings": {"type": "array", "items": TEXT}},
+        archive_id=nullable("string"),
+    ),
     "Transition": obj({"at": TEXT, "actor": TEXT, "to_status": TEXT}),
     "LogChunk": obj(
         {"offset": INT, "next_offset": INT, "size": INT, "segments": {"type": "array"}},

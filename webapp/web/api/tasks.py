@@ -138,7 +138,12 @@ def delete_task(project: str, task: str):
     result = orchestration.task_delete(project, task_id, actor=current_user.username)
     warnings = list(getattr(result, "warnings", []) or [])
     record_audit("task.delete", f"{project}/{task_id}", "; ".join(warnings) or "archived")
-    return to_json(result)
+    archive_dir = getattr(result, "archive_dir", None)
+    return {
+        "task_id": task_id,
+        "warnings": warnings,
+        "archive_id": archive_dir.name if archive_dir else None,
+    }
 
 
 @api.route(
