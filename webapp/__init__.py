@@ -74,5 +74,9 @@ def create_app(test_config: dict | None = None):
         static_folder=str(_resource_dir("static")),
     )
     config.load(app, test_config)
+    from webapp import orchestration, worker
+
+    orchestration.init_app(app)
     web.init_app(app)
+    worker.init_app(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import serve, users
+from webapp.cli import serve, tasks, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,3 +14,7 @@ def main() -> None:
 
 main.add_command(serve.serve)
 main.add_command(users.user)
+main.add_command(tasks.project)
+main.add_command(tasks.task)
+main.add_command(tasks.archive)
+main.add_command(tasks.worker)

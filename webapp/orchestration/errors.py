@@ -77,3 +77,24 @@ class UnsafePath(OrchestrationError, ValueError):
 
 class WorkspaceError(OrchestrationError, RuntimeError):
     """A git operation on a task workspace failed or timed out."""
+
+
+# -- lifecycle and projects (added by the lifecycle room) ------------------------------------
+class InvalidProject(OrchestrationError, ValueError):
+    """A project ID or project setting that cannot be used."""
+
+
+class ProjectExists(OrchestrationError, ValueError):
+    """A project with that ID already exists."""
+
+
+class InvalidTaskRequest(OrchestrationError, ValueError):
+    """A task type, payload, timeout, status filter or other task input that cannot be used."""
+
+
+class TaskStateConflict(OrchestrationError, ValueError):
+    """The operation does not fit the task's current status (e.g. retrying a running task)."""
+
+
+class NotBound(OrchestrationError, RuntimeError):
+    """No settings are bound: call ``orchestration.bind(settings)`` (or ``init_app``) first."""

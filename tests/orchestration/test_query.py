@@ -1,0 +1,130 @@
+"""Read models: paging, filters, search, counts, and their speed at 100k tasks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from webapp import orchestration as orch
+from webapp.store.records import bulk_insert_task_records
+
+
+def _queue(n: int, **kwargs) -> list[orch.TaskMeta]:
+    return [orch.task_new("demo", payload=f"echo {i}", **kwargs) for i in range(n)]
+
+
+def test_pages_are_newest_first_with_totals(project):
+    tasks = _queue(7)
+    first = orch.task_list("demo", limit=3)
+    assert [t.task_id for t in first.items] == [t.task_id for t in tasks[::-1][:3]]
+    assert (first.total, first.has_next, first.has_previous) == (7, True, False)
+    last = orch.task_list("demo", limit=3, offset=6)
+    assert [t.task_id for t in last.items] == [tasks[0].task_id]
+    assert not last.has_next and last.has_previous
+
+
+def test_filters_by_status_type_and_text(project):
+    a, b, c = _queue(3)
+    orch.task_stop("demo", b.task_id)
+    prompt = orch.task_new("demo", type="prompt", name="summarise", payload="Summarise 100%_done")
+    assert {t.task_id for t in orch.task_list("demo", status="cancelled").items} == {b.task_id}
+    both = orch.task_list("demo", status=["cancelled", "queued"], type="bash")
+    assert both.total == 3
+    assert [t.task_id for t in orch.task_list("demo", type="prompt").items] == [prompt.task_id]
+    assert orch.task_list("demo", search="echo 2").items[0].task_id == c.task_id
+    assert orch.task_list("demo", search="SUMMARISE").total == 1  # name, case-insensitive
+    assert orch.task_list("demo", search=a.task_id).items[0].task_id == a.task_id
+    assert orch.task_list("demo", search="100%_d").total == 1  # wildcards are literal
+    assert orch.task_list("demo", search="1%0").total == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"status": "sleeping"}, "Unknown status 'sleeping'"),
+        ({"type": "perl"}, "Unknown task type"),
+        ({"limit": 0}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"search": "x" * 201}, "search text"),
+    ],
+)
+def test_bad_filters_are_explained(project, kwargs, message):
+    with pytest.raises(orch.InvalidTaskRequest, match=message):
+        orch.task_list("demo", **kwargs)
+
+
+def test_seed_reads(project):
+    tasks = _queue(4)
+    orch.task_stop("demo", tasks[1].task_id)
+    ids = sorted(t.task_id for t in tasks)
+    assert [t.task_id for t in orch.get_tasks("demo")] == ids
+    assert [t.task_id for t in orch.get_tasks("demo", reverse=True)] == ids[::-1]
+    states = orch.get_all_task_states("demo", tasks)
+    assert states[tasks[1].task_id] == "cancelled" and states[tasks[0].task_id] == "queued"
+    assert orch.counts_by_status()["queued"] == 3
+    assert orch.task_status("demo", tasks[0].task_id).status == "queued"
+    with pytest.raises(orch.TaskNotFound):
+        orch.get_task_meta("demo", "k0000")
+    with pytest.raises(orch.TaskNotFound):
+        orch.task_version("demo", "k0000")
+
+
+def _bulk_insert(settings, count: int) -> None:
+    """Rows as task_new writes them, inserted in bulk (task_new at 100k takes minutes)."""
+    statuses = ("queued", "completed", "failed", "running")
+    engine = {"queued": "pending", "completed": "done", "failed": "failed", "running": "running"}
+    head, alphabet = "ghjkmnpqrstvwxyz", "0123456789abcdefghjkmnpqrstvwxyz"
+    rows = []
+    for i in range(count):
+        task_id = f"{head[i % 16]}{i // 16 % 10}{alphabet[i // 160 % 32]}"
+        task_id += f"{alphabet[i // 5120 % 32]}{alphabet[i // 163840 % 32]}"
+        status = statuses[i % 4]
+        stamp = f"2026-01-01T{i // 3600000:02d}:00:00.{i % 1000000:06d}+00:00"
+        rows.append({
+            "project_id": "demo", "task_id": task_id, "run_id": f"run-{i}", "run_no": 1,
+            "name": f"task-{i}", "type": "bash" if i % 3 else "prompt",
+            "payload": f"echo {i} && make build-{i % 100}", "description": "", "status": status,
+            "engine_status": engine[status], "created_at": stamp, "created_by": "bench",
+            "queued_at": stamp, "deleting": 0, "version": 1,
+        })  # fmt: skip
+    bulk_insert_task_records(settings.store.db, rows)
+
+
+def _timed(call) -> float:
+    call()  # warm the page cache once, like a server that has been up for a while
+    start = time.perf_counter()
+    for _ in range(5):
+        call()
+    return (time.perf_counter() - start) / 5
+
+
+def test_lists_stay_fast_at_100k_tasks(project, settings):
+    # ~3 s: builds 100k rows; the indexes must carry pages, filters, counts and searches.
+    _bulk_insert(settings, 100_000)
+    assert orch.task_list("demo").total == 100_000
+    timings = {
+        "page 1": _timed(lambda: orch.task_list("demo")),
+        "page 100": _timed(lambda: orch.task_list("demo", offset=4950)),
+        "failed page 100": _timed(lambda: orch.task_list("demo", status="failed", offset=4950)),
+        "prompt page 1": _timed(lambda: orch.task_list("demo", type="prompt")),
+        "counts": _timed(lambda: orch.counts_by_status("demo")),
+        "version": _timed(lambda: orch.project_version("demo")),
+        "prefix": _timed(lambda: orch.resolve_task_id("demo", "g000")),
+    }
+    slow = {name: f"{t * 1000:.1f} ms" for name, t in timings.items() if t > 0.05}
+    assert not slow, slow
+    searches = {
+        "rare": _timed(lambda: orch.task_list("demo", search="task-9999")),
+        "common": _timed(lambda: orch.task_list("demo", search="echo")),
+        "1000 hits": _timed(lambda: orch.task_list("demo", search="build-42")),
+        "id prefix": _timed(lambda: orch.task_list("demo", search="k1")),
+        "none": _timed(lambda: orch.task_list("demo", search="zzzz")),
+    }
+    slow = {name: f"{t * 1000:.1f} ms" for name, t in searches.items() if t > 0.1}
+    assert not slow, slow
+    rare = orch.task_list("demo", search="TASK-9999")
+    assert [t.name for t in rare.items] == [f"task-{i}" for i in (99999, 99998, 99997,
+        99996, 99995, 99994, 99993, 99992, 99991, 99990, 9999)]  # fmt: skip
+    common = orch.task_list("demo", search="echo")
+    assert common.total_capped and common.has_next and len(common.items) == 50

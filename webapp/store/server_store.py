@@ -1,0 +1,162 @@
+"""ServerStore: the SQLiteStore the server and its workers use.
+
+Every engine save of a run also updates, in the same transaction, the run's row, its task
+record (when it is the task's current run: statuses, exit code, times, version) and the
+project's version, and appends a transition whenever the status a user sees changes. Who
+caused it is the calling thread's actor (``with store.acting("alice"): ...``), except that
+a cancellation asked for by a stop request is attributed to whoever asked.
+
+A run declared lost (its worker died) refuses later saves from its old owner: the save
+raises ``StaleRun`` and is rolled back, so a zombie worker cannot overwrite "lost".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+from sqlite_utils import Database
+
+from webapp.engine.task import Task, TaskStatus
+from webapp.store.db import apply_migrations
+from webapp.store.records import (
+    add_transition,
+    bump_project,
+    now_text,
+    records_migrations,
+)
+from webapp.store.sqlite import SQLiteStore
+from webapp.store.workers import delete_stop_request, get_stop_request
+
+_TERMINAL = frozenset({"done", "failed", "cancelled", "blocked"})
+_HOOK_SELECT = (
+    "SELECT r.project_id, r.task_id, r.run_no, r.lost, t.run_id, t.status, t.deleting "
+    "FROM runs r LEFT JOIN task_records t ON t.project_id = r.project_id "
+    "AND t.task_id = r.task_id WHERE r.run_id = ?"
+)
+REASON_CHARS = 300
+
+
+class StaleRun(RuntimeError):
+    """A save for a run that was already declared lost; it is refused."""
+
+
+def _first_line(text: str | None) -> str | None:
+    if not text:
+        return None
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:REASON_CHARS] or None
+
+
+def describe_outcome(task: Task, stopped_by: str | None = None) -> str | None:
+    """A short human reason for the state a run is in (for the transitions log)."""
+    result = task.result
+    status = task.status
+    if status is TaskStatus.DONE:
+        return "exit code 0" if result and result.returncode == 0 else "completed"
+    if status is TaskStatus.CANCELLED:
+        return f"stopped by {stopped_by}" if stopped_by else _first_line(task.error) or "cancelled"
+    if status is TaskStatus.BLOCKED:
+        return f"blocked by {task.blocked_by}" if task.blocked_by else "blocked"
+    if status is TaskStatus.FAILED and result is not None:
+        if result.termination_reason == "exit_code" and result.returncode is not None:
+            code = f"exit code {result.returncode}"
+            detail = _first_line(result.error)
+            if detail and detail != f"exited with code {result.returncode}":
+                return f"{code}: {detail}"
+            return code
+        return _first_line(result.error or task.error) or result.termination_reason
+    return None
+
+
+class ServerStore(SQLiteStore):
+    """SQLiteStore plus the orchestration tables and the transition-recording hook."""
+
+    def __init__(self, path: str | os.PathLike, *, derive: Callable[..., str]):
+        super().__init__(path)
+        self.derive = derive
+        self._local = threading.local()
+        with self.lock:
+            apply_migrations(self.db, records_migrations)
+
+    # -- who is acting on this thread ----------------------------------------------------------
+    @contextlib.contextmanager
+    def acting(self, actor: str, reason: str | None = None) -> Iterator[None]:
+        """Attribute saves made by this thread inside the block to ``actor`` (and ``reason``)."""
+        before = (getattr(self._local, "actor", None), getattr(self._local, "reason", None))
+        self._local.actor, self._local.reason = actor, reason
+        try:
+            yield
+        finally:
+            self._local.actor, self._local.reason = before
+
+    def set_actor(self, actor: str) -> None:
+        """Make ``actor`` this thread's default (a worker's executor threads)."""
+        self._local.actor = actor
+
+    @property
+    def actor(self) -> str:
+        return getattr(self._local, "actor", None) or "system"
+
+    # -- the hook ------------------------------------------------------------------------------
+    def _after_task_save(
+        self, db: Database, task: Task, previous_status: TaskStatus | None
+    ) -> None:
+        found = db.execute(_HOOK_SELECT, [task.id]).fetchone()
+        if found is None:
+            if task.status is TaskStatus.PENDING:
+                return  # an engine task the orchestration does not track (yet)
+            # A run whose task was deleted: refuse, or the save would resurrect its row.
+            raise StaleRun(f"run {task.id} belongs to no task (was it deleted?)")
+        project_id, task_id, run_no, lost, current_run, shown, deleting = found
+        result = task.result
+        termination = result.termination_reason if result else None
+        if lost and not (task.status is TaskStatus.FAILED and termination == "lost"):
+            raise StaleRun(f"run {task.id} of task {project_id}/{task_id} was declared lost")
+        status = task.status.value
+        if previous_status is task.status and result is None and previous_status is not None:
+            return  # e.g. the executor's STARTED save of a run the claim marked running
+        now = now_text()
+        finished = now if status in _TERMINAL and result is not None else None
+        exit_code = result.returncode if result else None
+        db.execute(
+            "UPDATE runs SET status = ?, reason = ?, exit_code = ?, finished_at = ? "
+            "WHERE run_id = ?",
+            [status, termination, exit_code, finished, task.id],
+        )
+        stop = get_stop_request(db, task.id) if status == "cancelled" else None
+        if status in _TERMINAL:
+            delete_stop_request(db, task.id)
+        if current_run != task.id:
+            bump_project(db, project_id)
+            return
+        ui = self.derive(status, deleting=bool(deleting), termination_reason=termination)
+        error = None
+        if stop is not None:
+            error = f"stopped by {stop['actor']}"
+        elif status != "done":
+            error = (result.error if result and result.error else None) or task.error
+        db.execute(
+            "UPDATE task_records SET engine_status = ?, status = ?, reason = ?, exit_code = ?, "
+            "error = ?, finished_at = ?, version = version + 1 "
+            "WHERE project_id = ? AND task_id = ?",
+            [status, ui, termination, exit_code, error, finished, project_id, task_id],
+        )
+        bump_project(db, project_id)
+        if previous_status is None or ui != shown:
+            stopped_by = stop["actor"] if stop else None
+            actor = stopped_by or self.actor
+            reason = getattr(self._local, "reason", None) or describe_outcome(task, stopped_by)
+            # A new run's record already shows "queued" unless it replaces an earlier run.
+            before = shown if previous_status is not None or shown != ui else None
+            add_transition(
+                db,
+                {
+                    "project_id": project_id, "task_id": task_id, "run_id": task.id,
+                    "run_no": run_no, "at": now, "actor": actor,
+                    "from_status": before,
+                    "to_status": ui, "reason": reason,
+                },
+            )  # fmt: skip
