@@ -68,6 +68,10 @@ def test_bad_filters_name_the_problem(entries, kwargs):
         audit.query(entries, **kwargs)
 
 
+def test_the_last_day_of_the_calendar_is_a_valid_until(entries):
+    assert audit.query(entries, until="9999-12-31").total == 4
+
+
 def test_long_fields_are_cut_not_refused(db):
     entry = audit.record(db, actor="a", action="x", detail="d" * 5000)
     assert len(entry.detail) == audit.MAX_FIELD

@@ -81,16 +81,16 @@ def parse_moment(text: str | None, field: str, *, end_of_day: bool = False) -> s
             day = date.fromisoformat(text)
             moment = datetime(day.year, day.month, day.day)
             if end_of_day:
-                moment += timedelta(days=1)
+                moment = moment + timedelta(days=1) if day < date.max else datetime.max
             return moment.isoformat(timespec="microseconds")
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError):
         raise InvalidAuditFilter(
             f"{field} must be a date like 2025-01-31 or a date-time like 2025-01-31T12:00, "
             f"not {text[:40]!r}"
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")
 
 
