@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from datetime import datetime
@@ -458,3 +460,27 @@ def test_base_exception_in_a_member_is_recorded_not_lost(executor_with):  # bug 
     graph.run(executor_with(handler))
     assert stop.is_failed and child.is_blocked and other.is_done
     assert isinstance(graph.errors[stop.id], SystemExit)
+
+
+def test_ctrl_c_during_run_cancels_running_members_and_starts_nothing_more(executor):
+    """An interrupt of the waiting caller stops the run: nothing RUNNING is left behind."""
+    slow, child = Task.bash("sleep 30", title="slow"), Task.bash("echo child", title="child")
+    graph = TaskGraph()
+    graph.add(slow)
+    graph.add(child, after=[slow])
+
+    def interrupt_once_running() -> None:
+        deadline = time.monotonic() + 5
+        while not executor.is_running(slow.id) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered to the main thread
+
+    trigger = threading.Thread(target=interrupt_once_running)
+    trigger.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        graph.run(executor)
+    trigger.join()
+    assert time.monotonic() - start < 3
+    assert slow.is_cancelled and not executor.is_running(slow.id)
+    assert child.status in (S.PENDING, S.BLOCKED) and child.result is None

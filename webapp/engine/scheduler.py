@@ -108,13 +108,11 @@ class GraphRun:
             self._check_progress()
         if self.settled_count == count:
             return
-        workers = [
-            threading.Thread(target=self._work, name=f"graph-{i}", daemon=True)
-            for i in range(min(self.max_workers, count - self.settled_count))
-        ]
-        for worker in workers:
-            worker.start()
+        workers: list[threading.Thread] = []
         try:
+            for i in range(min(self.max_workers, count - self.settled_count)):
+                workers.append(threading.Thread(target=self._work, name=f"graph-{i}", daemon=True))
+                workers[-1].start()
             self.finished.wait()
         except BaseException:
             self._abort()
@@ -123,7 +121,8 @@ class GraphRun:
             for _ in workers:
                 self.ready.put(_STOP)
             for worker in workers:
-                worker.join()
+                if worker.ident is not None:  # an interrupted start() may not have begun it
+                    worker.join()
         if self.failure is not None:
             raise self.failure
 

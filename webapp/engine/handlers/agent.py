@@ -15,7 +15,13 @@ from webapp.engine.context import TaskContext
 from webapp.engine.errors import HandlerUnavailableError
 from webapp.engine.handlers.copilot import INSTALL_HINT, ask_copilot, check_model
 from webapp.engine.handlers.copilot import copilot_available as copilot_available
-from webapp.engine.handlers.subprocess import make_command_handler
+from webapp.engine.handlers.subprocess import (
+    EnvOrFactory,
+    OutputCallback,
+    PathOrFactory,
+    SpawnCallback,
+    make_command_handler,
+)
 
 PAYLOAD = "{payload}"
 #: Argument templates for common agent CLIs; ``{payload}`` is replaced by the instruction.
@@ -56,13 +62,20 @@ def agent_template(preset_or_argv: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def make_cli_agent_handler(
-    preset_or_argv: str | Sequence[str], **options: Any
+    preset_or_argv: str | Sequence[str],
+    *,
+    cwd: PathOrFactory = None,
+    env: EnvOrFactory = None,
+    on_output: OutputCallback | None = None,
+    keep_output_bytes: int | None = None,
+    on_spawn: SpawnCallback | None = None,
+    kill_grace: float = 5.0,
 ) -> Callable[[TaskContext], Any]:
     """Run an agent CLI through the shared subprocess runner.
 
     ``preset_or_argv`` is a preset name (see AGENT_PRESETS), a command line or an argv
     list; each ``{payload}`` is replaced by the task's payload (appended if absent).
-    ``options`` are those of :func:`make_command_handler` (cwd, env, on_output, ...).
+    The other options are those of :func:`make_command_handler`.
     """
     template = agent_template(preset_or_argv)
 
@@ -74,7 +87,15 @@ def make_cli_agent_handler(
             )
         return [part.replace(PAYLOAD, context.payload) for part in template]
 
-    return make_command_handler(agent_argv, **options)
+    return make_command_handler(
+        agent_argv,
+        cwd=cwd,
+        env=env,
+        on_output=on_output,
+        keep_output_bytes=keep_output_bytes,
+        on_spawn=on_spawn,
+        kill_grace=kill_grace,
+    )
 
 
 def make_default_agent_handler() -> Callable[[TaskContext], Any]:

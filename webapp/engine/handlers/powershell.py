@@ -8,7 +8,13 @@ from typing import Any
 
 from webapp.engine.context import TaskContext
 from webapp.engine.errors import HandlerUnavailableError
-from webapp.engine.handlers.subprocess import make_command_handler
+from webapp.engine.handlers.subprocess import (
+    EnvOrFactory,
+    OutputCallback,
+    PathOrFactory,
+    SpawnCallback,
+    make_command_handler,
+)
 
 PWSH_MISSING = (
     "PowerShell tasks need `pwsh` on PATH; install PowerShell 7 "
@@ -24,6 +30,22 @@ def powershell_argv(context: TaskContext) -> list[str]:
     return [pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", context.payload]
 
 
-def make_powershell_handler(**options: Any) -> Callable[[TaskContext], Any]:
-    """A POWERSHELL handler; ``options`` are those of :func:`make_command_handler`."""
-    return make_command_handler(powershell_argv, **options)
+def make_powershell_handler(
+    *,
+    cwd: PathOrFactory = None,
+    env: EnvOrFactory = None,
+    on_output: OutputCallback | None = None,
+    keep_output_bytes: int | None = None,
+    on_spawn: SpawnCallback | None = None,
+    kill_grace: float = 5.0,
+) -> Callable[[TaskContext], Any]:
+    """A POWERSHELL handler running on the shared runner (see :func:`make_command_handler`)."""
+    return make_command_handler(
+        powershell_argv,
+        cwd=cwd,
+        env=env,
+        on_output=on_output,
+        keep_output_bytes=keep_output_bytes,
+        on_spawn=on_spawn,
+        kill_grace=kill_grace,
+    )
