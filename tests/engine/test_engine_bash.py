@@ -177,3 +177,13 @@ def test_pipes_are_closed_no_resource_warning(executor):  # bug 14
                 executor.execute(task)
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_a_process_that_closes_its_pipes_is_still_waited_for(executor):
+    start = time.monotonic()
+    result = executor.execute(Task.bash("echo hi; exec 1>&- 2>&-; sleep 0.2; exit 0"))
+    assert result.output == "hi\n" and time.monotonic() - start >= 0.2
+    task = Task.bash("exec 1>&- 2>&-; sleep 5", timeout=0.2)
+    with pytest.raises(TaskTimeoutError):
+        executor.execute(task)
+    assert task.result.returncode == -15
