@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
 from typing import Any
@@ -36,6 +35,8 @@ def _approve_all(sdk: Any) -> Any:
 
 def ask_copilot(payload: str, *, model: str, timeout: float | None, tools: bool) -> str:
     """One single-turn Copilot session; returns the assistant's message text ("" if none)."""
+    import asyncio  # only Copilot tasks pay for it
+
     sdk = _sdk()
 
     async def converse() -> Any:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
 from webapp.engine.context import TaskContext
@@ -58,6 +56,9 @@ def make_http_prompt_handler(
         headers["Authorization"] = f"Bearer {api_key}"
 
     def run_prompt(context: TaskContext) -> str:
+        import urllib.error  # only prompt tasks pay for urllib
+        import urllib.request
+
         wait = context.timeout or timeout
         message = {"role": "user", "content": context.payload}
         body = json.dumps({"model": model, "messages": [message]}).encode()
