@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint
+
+from webapp.web import projects
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
 def index():
-    return redirect(url_for("projects.index"))
+    return projects.index()
