@@ -181,3 +181,36 @@ def test_tokens_of_a_user_keep_working_after_their_password_changes(client, user
         "username": "viewer",
         "role": "viewer",
     }
+
+
+def test_behind_a_trusted_proxy_https_and_the_client_address_come_from_its_headers(
+    request, app_config
+):
+    app_config["TRUSTED_PROXIES"] = 1
+    client = request.getfixturevalue("client")
+    request.getfixturevalue("users")
+    response = client.post(
+        "/login",
+        data={"username": "viewer", "password": "viewer-password-1"},
+        headers={
+            "X-Forwarded-For": "198.51.100.9",
+            "X-Forwarded-Proto": "https",
+            "Referer": "https://localhost/login",
+        },
+    )
+    assert response.status_code == 302
+    session = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "; Secure" in session
+    db = request.getfixturevalue("accounts_db")
+    assert audit.query(db, limit=1).items[0].address == "198.51.100.9"
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(client, users, accounts_db):
+    response = client.post(
+        "/login",
+        data={"username": "viewer", "password": "viewer-password-1"},
+        headers={"X-Forwarded-For": "198.51.100.9", "X-Forwarded-Proto": "https"},
+    )
+    session = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "Secure" not in session
+    assert audit.query(accounts_db, limit=1).items[0].address == "127.0.0.1"
