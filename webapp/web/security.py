@@ -24,7 +24,7 @@ from webapp.web import errors
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "htmx_js", "ops.healthz"})
-UNCACHED_EXEMPT = frozenset({"static", "htmx_js"})
+UNCACHED_EXEMPT = frozenset({"static", "htmx_js"})  # and anything else under /static/
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -120,7 +120,7 @@ def _next_path() -> str | None:
 def set_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    if request.endpoint not in UNCACHED_EXEMPT:
+    if request.endpoint not in UNCACHED_EXEMPT and not request.path.startswith("/static/"):
         # Pages hold private data: never keep them, so "back" after logout shows nothing.
         response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Pragma", "no-cache")
