@@ -299,6 +299,7 @@ class Worker:
             "WEBAPP_PROJECT_ID": row["project_id"],
             "WEBAPP_TASK_ID": row["task_id"],
             "WEBAPP_RUN_NO": str(row["run_no"]),
+            recovery.RUN_ENV: row["run_id"],
         }
         run = RunningTask(row["project_id"], row["task_id"], row["run_no"], task, str(cwd), env,
                           float(project.get("shutdown_grace", 10.0)))  # fmt: skip

@@ -120,6 +120,48 @@ def kill_process_group(pgid: int | None, leader_start: str | None) -> str:
     return "killed"
 
 
+RUN_ENV = "WEBAPP_RUN_ID"
+
+
+def run_processes(run_ids: list[str]) -> dict[str, list[int]]:
+    """Live processes carrying ``WEBAPP_RUN_ID=<run id>`` in their environment, by run.
+
+    Every task process gets its run ID in its environment, so processes started just
+    before their worker died (before their group was recorded), or that left the group,
+    are still found; a run ID is unique, so a reused PID never matches.
+    """
+    wanted = {f"{RUN_ENV}={run_id}".encode(): run_id for run_id in run_ids}
+    found: dict[str, list[int]] = {}
+    if not wanted:
+        return found
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                variables = fh.read().split(b"\0")
+        except OSError:
+            continue
+        for variable in variables:
+            run_id = wanted.get(variable)
+            if run_id is not None and process_start(int(entry.name)):
+                found.setdefault(run_id, []).append(int(entry.name))
+    return found
+
+
+def kill_run_processes(run_ids: list[str]) -> int:
+    """SIGKILL every live process of these runs (see ``run_processes``); returns how many."""
+    killed = 0
+    for pids in run_processes(run_ids).values():
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                continue
+    return killed
+
+
 def dead_reason(row: dict[str, Any], now: float, lost_after: float) -> str | None:
     """Why a worker row belongs to a dead worker, or None if it may be alive."""
     if row["hostname"] == HOSTNAME and process_start(row["pid"]) != row["proc_start"]:
@@ -163,11 +205,12 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
 
 def _finish_runs(settings: Settings, runs: list[dict], reason: str, actor: str, local: bool):
     lost = []
-    for run in runs:
-        if local:
-            outcome = kill_process_group(run["pgid"], run["proc_start"])
-            if outcome == "reused":
+    if local and runs:
+        for run in runs:
+            if kill_process_group(run["pgid"], run["proc_start"]) == "reused":
                 log.warning("process group %s of lost run %s was reused", run["pgid"], run)
+        kill_run_processes([run["run_id"] for run in runs])
+    for run in runs:
         if mark_run_lost(settings, run, f"{reason}; the task was lost", actor):
             lost.append(run)
     return lost
