@@ -21,6 +21,11 @@ DEFAULTS: dict[str, object] = {
     "WORKER_POLL_INTERVAL": 0.5,
     "POLL_INTERVAL": 2.0,
     "LOG_CAP_BYTES": 50 * 1024 * 1024,
+    "MAX_CONCURRENT_TASKS": 0,
+    "WORKER_HEARTBEAT_INTERVAL": 2.0,
+    "WORKER_LOST_AFTER": 30.0,
+    "ARCHIVE_MAX_AGE_DAYS": 0,
+    "ARCHIVE_KEEP_LAST": 0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
@@ -43,6 +48,15 @@ DESCRIPTIONS: dict[str, str] = {
     "WORKER_POLL_INTERVAL": "Seconds an idle worker waits before looking for queued tasks again.",
     "POLL_INTERVAL": "Seconds between the browser's live-status polls.",
     "LOG_CAP_BYTES": "Largest log kept per task run; further output is dropped with a marker.",
+    "MAX_CONCURRENT_TASKS": "Running tasks across every worker process at once (0: no limit "
+    "beyond each process's WORKER_THREADS).",
+    "WORKER_HEARTBEAT_INTERVAL": "Seconds between a worker's heartbeats (and its checks for "
+    "dead workers).",
+    "WORKER_LOST_AFTER": "Seconds without a heartbeat after which a worker counts as dead and "
+    "its running tasks are marked lost.",
+    "ARCHIVE_MAX_AGE_DAYS": "Archived (deleted) tasks older than this are removed by the "
+    "worker (0: keep them).",
+    "ARCHIVE_KEEP_LAST": "Archived tasks kept per project, newest first (0: no limit).",
     "SESSION_COOKIE_HTTPONLY": "Session cookie hidden from JavaScript.",
     "SESSION_COOKIE_SAMESITE": "SameSite policy of the session cookie.",
     "SESSION_COOKIE_SECURE": "Always mark the session cookie Secure (HTTPS requests get it "
