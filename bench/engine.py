@@ -5,7 +5,8 @@
            every transition committed to SQLite;
 (c) huey:  SqliteHuey with a 4-thread huey_consumer process running the same subprocess
            (skipped with a note when huey is not importable: pip install 'webapp[bench]').
-Then, through TaskGraph with the same store: a 100-task chain, a 1 -> 200 -> 1 fan-out/fan-in,
+Then, through TaskGraph with the same store (medians of the trials): a 100-task chain, a
+1 -> 200 -> 1 fan-out/fan-in,
 and a 2000-node graph whose handler returns at once (scheduling cost only).
 
 Usage: .venv/bin/python bench/engine.py [--quick] [--tasks N] [--trials N]
@@ -72,9 +73,8 @@ def run_ours(count: int, workdir: Path, trial: int) -> tuple[float, str]:
     return elapsed, kind
 
 
-def graph_runs(workdir: Path) -> dict[str, float]:
-    store, _ = sqlite_store(workdir / "graphs.db")
-    executor = TaskExecutor(store=store)
+def chain_and_fan(executor: TaskExecutor) -> tuple[float, float]:
+    """Wall time of a 100-task chain and of a 1 -> 200 -> 1 fan through TaskGraph."""
     chain, previous = TaskGraph(title="chain"), None
     for i in range(100):
         previous = chain.add(Task.bash("true", title=f"c{i}"), after=[previous] if previous else [])
@@ -89,19 +89,36 @@ def graph_runs(workdir: Path) -> dict[str, float]:
     start = time.perf_counter()
     fan.run(executor, max_workers=WORKERS)
     fan_wall = time.perf_counter() - start
+    if not (chain.ok and fan.ok):
+        raise SystemExit("a benchmark graph did not succeed")
+    return chain_wall, fan_wall
 
+
+def noop_graph() -> float:
+    """Scheduling cost alone: 2000 nodes, each after one or two earlier ones, no-op handler."""
     noop = TaskExecutor.empty()
     noop.register(TaskType.BASH, lambda context: None)
     big = TaskGraph(title="noop")
     tasks = [big.add(Task.bash("", title=f"n{i}")) for i in range(2000)]
-    for i in range(1, 2000):  # a layered DAG: each node after one or two earlier ones
+    for i in range(1, 2000):
         big.add(tasks[i], after=[tasks[(i - 1) // 2], tasks[i // 3]])
     start = time.perf_counter()
     big.run(noop, max_workers=WORKERS)
-    noop_wall = time.perf_counter() - start
-    if not (chain.ok and fan.ok and big.ok):
-        raise SystemExit("a benchmark graph did not succeed")
-    return {"chain_step_ms": chain_wall * 1000 / 100, "fan_s": fan_wall, "noop_2000_s": noop_wall}
+    if not big.ok:
+        raise SystemExit("the no-op graph did not succeed")
+    return time.perf_counter() - start
+
+
+def graph_runs(workdir: Path, trials: int) -> dict[str, float]:
+    """Medians over ``trials`` runs, all persisted through one store."""
+    store, _ = sqlite_store(workdir / "graphs.db")
+    executor = TaskExecutor(store=store)
+    walls = [chain_and_fan(executor) for _ in range(trials)]
+    return {
+        "chain_step_ms": statistics.median(chain for chain, _ in walls) * 1000 / 100,
+        "fan_s": statistics.median(fan for _, fan in walls),
+        "noop_2000_s": statistics.median(noop_graph() for _ in range(trials)),
+    }
 
 
 # -- (c) huey ---------------------------------------------------------------------------
@@ -171,7 +188,7 @@ def main() -> None:
             limit.append(run_limit(count))
             elapsed, kind = run_ours(count, workdir, trial)
             ours.append(elapsed)
-        graphs = graph_runs(workdir)
+        graphs = graph_runs(workdir, trials)
         huey_times = run_huey(count, workdir, trials)
 
     rate = {name: count / statistics.median(times) for name, times in
