@@ -6,8 +6,8 @@
 (c) huey:  SqliteHuey with a 4-thread huey_consumer process running the same subprocess
            (skipped with a note when huey is not importable: pip install 'webapp[bench]').
 Then, through TaskGraph with the same store (medians of the trials): a 100-task chain, a
-1 -> 200 -> 1 fan-out/fan-in,
-and a 2000-node graph whose handler returns at once (scheduling cost only).
+1 -> 200 -> 1 fan-out/fan-in, and a 2000-node graph whose handler returns at once
+(scheduling cost only).
 
 Usage: .venv/bin/python bench/engine.py [--quick] [--tasks N] [--trials N]
 The last line is always `ratios: ours/limit=<x> ours/huey=<y>`.
