@@ -7,7 +7,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webapp.web.logview import ansi_stylesheet, ansi_to_html, count_matches, render_segments
+from webapp.web.logview import (
+    RenderedCache,
+    ansi_stylesheet,
+    ansi_to_html,
+    count_matches,
+    render_segments,
+)
 
 TAG = re.compile(r"<(/?)([a-z]+)([^>]*)>")
 ALLOWED_TAGS = {"span", "mark"}
@@ -69,3 +75,32 @@ def test_stylesheet_scopes_rules_to_the_log_and_has_a_dark_palette():
     assert ".log .ansi31 {" in css
     assert "prefers-color-scheme: dark" in css
     assert "body_background" not in css
+
+
+class Chunk:
+    """The parts of a LogChunk the cache looks at."""
+
+    def __init__(self, offset, next_offset, segments):
+        self.offset, self.next_offset, self.segments = offset, next_offset, segments
+
+
+def test_rendered_cache_reuses_only_the_same_run_range_and_query():
+    cache = RenderedCache(max_chars=10_000)
+    first = cache.render("run:a", Chunk(0, 11, [("stdout", "\x1b[31mx\x1b[0m\n")]))
+    same = cache.render("run:a", Chunk(0, 11, [("stdout", "DIFFERENT\n")]))
+    assert same is first  # a run's bytes [0, n) never change, so the HTML is reused
+    other_run = cache.render("run:b", Chunk(0, 11, [("stdout", "DIFFERENT\n")]))
+    assert "DIFFERENT" in other_run
+    grown = cache.render("run:a", Chunk(0, 16, [("stdout", "\x1b[31mx\x1b[0m\nmore\n")]))
+    assert "more" in grown
+    searched = cache.render("run:a", Chunk(0, 11, [("stdout", "\x1b[31mx\x1b[0m\n")]), "x")
+    assert "<mark>x</mark>" in searched
+
+
+def test_rendered_cache_stays_within_its_budget():
+    cache = RenderedCache(max_chars=4_000)
+    for n in range(50):
+        cache.render(f"run:{n}", Chunk(0, 500, [("stdout", "y" * 500)]))
+    assert cache._chars <= 4_000
+    assert "y" * 10 in cache.render("run:49", Chunk(0, 500, [("stdout", "z")]))  # still cached
+    assert "z" in cache.render("run:0", Chunk(0, 500, [("stdout", "z")]))  # evicted long ago

@@ -139,3 +139,14 @@ def test_viewer_reads_the_list_but_gets_no_action_controls(viewer_client, projec
     assert "visible" in html
     assert "Delete selected" not in html and "data-new-task" not in html
     assert viewer_client.get("/projects/demo/tasks/new").status_code == 403
+
+
+def test_rows_escape_what_users_typed_and_match_the_table_head(operator_client, project):
+    new_task("quoted", 'echo "<b>bold</b>" & echo \'done\'\nsecond line')
+    html = operator_client.get("/projects/demo").get_data(as_text=True)
+    head = html[html.index("<thead>") : html.index("</thead>")]
+    row = html[html.index('<tr id="task-') :].split("</tr>")[0]
+    assert row.count("<td") == len(re.findall(r"<th[ >]", head)) == 10
+    assert "<b>" not in row
+    assert 'title="echo &#34;&lt;b&gt;bold&lt;/b&gt;&#34; &amp; echo &#39;done&#39;' in row
+    assert "echo &#34;&lt;b&gt;bold&lt;/b&gt;&#34; &amp; echo &#39;done&#39; …</td>" in row

@@ -8,7 +8,13 @@ from webapp import orchestration
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
-from webapp.web.tasks_live import LOG_FRAGMENT_HEADER, fragment_response, log_query, window_range
+from webapp.web.tasks_live import (
+    LOG_FRAGMENT_HEADER,
+    fragment_response,
+    log_cache,
+    log_query,
+    window_range,
+)
 
 bp = Blueprint("archive", __name__, url_prefix="/projects/<project_id>/archive")
 lookup.register(bp)
@@ -66,8 +72,14 @@ def show(project_id: str, archive_id: str):
     if query:
         path = orchestration.task_archive_logs(project_id, item.archive_id)
         found = logs.search(path, query, limit=SEARCH_LIMIT) if path else []
+    html = log_cache().render(f"archive:{project_id}/{item.archive_id}", chunk, query)
     panel = logpanel.build(
-        chunk, done=True, query=query, matches=found, **archive_urls(project_id, item.archive_id)
+        chunk,
+        done=True,
+        html=html,
+        query=query,
+        matches=found,
+        **archive_urls(project_id, item.archive_id),
     )
     return render_template("archive/show.html", project_id=project_id, item=item, log=panel)
 
@@ -81,10 +93,12 @@ def log(project_id: str, archive_id: str):
     chunk = orchestration.read_archived_log(
         project_id, item.archive_id, offset=offset, max_bytes=max_bytes
     )
+    identity = f"archive:{project_id}/{item.archive_id}"
     if request.headers.get(LOG_FRAGMENT_HEADER):
-        return fragment_response(chunk, query, done=True)
+        return fragment_response(identity, chunk, query, done=True)
+    html = log_cache().render(identity, chunk, query)
     panel = logpanel.build(
-        chunk, done=True, query=query, **archive_urls(project_id, item.archive_id)
+        chunk, done=True, html=html, query=query, **archive_urls(project_id, item.archive_id)
     )
     return render_template("archive/log_page.html", project_id=project_id, item=item, log=panel)
 

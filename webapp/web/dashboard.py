@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup
 
-from webapp.web import archive, display, lookup, projects, tasks, tasks_actions, tasks_live
-from webapp.web.logview import ansi_to_html
+from webapp.web import archive, display, lookup, projects, rows, tasks, tasks_actions, tasks_live
+from webapp.web.logview import RenderedCache, ansi_to_html
 
 
 def highlight(text: object, query: str | None) -> Markup:
@@ -16,8 +16,10 @@ def highlight(text: object, query: str | None) -> Markup:
 
 def init_app(app: Flask) -> None:
     display.init_app(app)
+    app.extensions[tasks_live.CACHE_KEY] = RenderedCache()
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(lookup.user_can, "user_can")
+    app.add_template_global(rows.task_rows, "task_rows")
     for blueprint in (
         projects.bp,
         tasks.bp,

@@ -6,8 +6,10 @@ Registered as Jinja filters and globals by ``init_app``; templates never compute
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 from flask import Flask
+from markupsafe import Markup
 
 from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
 
@@ -25,6 +27,7 @@ STATUS_DISPLAY: dict[str, tuple[str, str]] = {
 STATUSES = UI_STATUSES
 TASK_TYPES = ("bash", "powershell", "prompt", "agent")
 EXCERPT_CHARS = 80
+_HUMAN = "%Y-%m-%d %H:%M:%S"
 
 
 def status_icon(status: str) -> str:
@@ -52,7 +55,7 @@ def parse_time(value: object) -> datetime | None:
 def format_time(value: object) -> str:
     """``2026-11-22 14:03:07`` (UTC), or an empty string when unset."""
     moment = parse_time(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+    return moment.strftime(_HUMAN) if moment else ""
 
 
 def iso_time(value: object) -> str:
@@ -95,9 +98,13 @@ def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
     """The first non-empty line, cut to ``limit`` characters with an ellipsis."""
     if not text:
         return ""
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    more = len(lines) > 1
+    first, more = "", False
+    for line in str(text).splitlines():
+        if line.strip():
+            if first:
+                more = True
+                break
+            first = line.strip()
     if len(first) > limit:
         return first[: limit - 1] + "…"
     return first + (" …" if more else "")
@@ -115,6 +122,34 @@ def format_bytes(size: object) -> str:
     return ""  # pragma: no cover
 
 
+@cache
+def status_badge(status: str) -> Markup:
+    """The status badge: icon (not colour alone) and terok's label; built once per status."""
+    return Markup(
+        '<span class="badge status-{0}" data-status="{0}"><span class="badge-icon" '
+        'aria-hidden="true">{1}</span>{2}</span>'
+    ).format(status, status_icon(status), status_label(status))
+
+
+def time_tag(value: object) -> Markup:
+    """``<time datetime="...">2026-11-22 14:03:07</time>``, or nothing when unset."""
+    moment = parse_time(value)
+    if moment is None:
+        return Markup("")
+    iso = moment.isoformat()  # digits and punctuation only: nothing to escape
+    human = f"{iso[:10]} {iso[11:19]}"
+    return Markup(f'<time datetime="{iso.replace("+00:00", "Z")}">{human}</time>')
+
+
+def duration_tag(task) -> Markup:
+    """The task's duration; a running task's counts up in the browser (``data-since``)."""
+    text = format_duration(task_duration(task))  # digits and unit letters only
+    if task.status == "running" and task.started_at:
+        since = iso_time(task.started_at)
+        return Markup(f'<span class="live-duration" data-since="{since}">{text}</span>')
+    return Markup(text)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_time, "datetime")
     app.add_template_filter(iso_time, "isotime")
@@ -124,6 +159,9 @@ def init_app(app: Flask) -> None:
     app.add_template_global(status_icon)
     app.add_template_global(status_label)
     app.add_template_global(task_duration)
+    app.add_template_global(status_badge)
+    app.add_template_global(time_tag)
+    app.add_template_global(duration_tag)
     app.add_template_global(STATUSES, "STATUSES")
     app.add_template_global(TASK_TYPES, "TASK_TYPES")
     app.add_template_global(TERMINAL_STATUSES, "TERMINAL_STATUSES")

@@ -57,10 +57,13 @@ def earlier_range(end: int, window: int = WINDOW_BYTES) -> tuple[int, int]:
     return start, end - start
 
 
-def build(chunk, *, done: bool, query: str | None = None, **urls) -> LogPanel:
-    """A panel for ``chunk`` (a ``LogChunk``), its text escaped, coloured and marked."""
+def build(
+    chunk, *, done: bool, html: Markup | None = None, query: str | None = None, **urls
+) -> LogPanel:
+    """A panel for ``chunk`` (a ``LogChunk``): its text escaped, coloured and marked (or the
+    ``html`` already rendered for it)."""
     return LogPanel(
-        html=render_segments(chunk.segments, query),
+        html=render_segments(chunk.segments, query) if html is None else html,
         offset=chunk.offset,
         next_offset=chunk.next_offset,
         size=chunk.size,

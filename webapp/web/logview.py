@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -145,3 +147,38 @@ def ansi_stylesheet() -> str:
         + "\n".join(dark)
         + "\n}\n"
     )
+
+
+class RenderedCache:
+    """Rendered log windows, least recently used out first, bounded by total characters.
+
+    A run's log only grows, so the HTML of bytes ``[offset, next_offset)`` of one run (or of
+    an archive) never changes: the key is that identity plus the range and the search query.
+    One instance per app (``app.extensions``), shared by the server's request threads.
+    """
+
+    def __init__(self, max_chars: int = 8 * 1024 * 1024) -> None:
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple, Markup] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def render(self, identity: str, chunk, query: str | None = None) -> Markup:
+        """``render_segments(chunk.segments, query)``, from the cache when seen before."""
+        key = (identity, chunk.offset, chunk.next_offset, query)
+        with self._lock:
+            html = self._items.get(key)
+            if html is not None:
+                self._items.move_to_end(key)
+                return html
+        html = render_segments(chunk.segments, query)
+        if len(html) > self.max_chars // 4:
+            return html  # too big to be worth keeping
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = html
+                self._chars += len(html)
+            while self._chars > self.max_chars:
+                _, dropped = self._items.popitem(last=False)
+                self._chars -= len(dropped)
+        return html

@@ -45,7 +45,7 @@ def create():
     return html, 422
 
 
-def list_context(project_id: str) -> dict:
+def list_context(project_id: str, counts: dict[str, int] | None = None) -> dict:
     """Everything the task list (page and fragments) renders, from the URL's filters."""
     filters = parse_filters(request.args)
     version = orchestration.project_version(project_id)
@@ -63,14 +63,15 @@ def list_context(project_id: str) -> dict:
         "page": page,
         "pager": Pager(filters.page, page.total),
         "version": version,
-        "counts": orchestration.counts_by_status(project_id),
+        "counts": orchestration.counts_by_status(project_id) if counts is None else counts,
     }
 
 
 @bp.get("/projects/<project_id>")
 def show(project_id: str):
     project = orchestration.project_get(project_id)
-    return render_template("projects/show.html", project=project, **list_context(project_id))
+    context = list_context(project_id, counts=project.counts)
+    return render_template("projects/show.html", project=project, **context)
 
 
 @bp.get("/projects/<project_id>/rows")

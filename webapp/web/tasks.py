@@ -10,7 +10,6 @@ from webapp.orchestration.naming import generate_task_name
 from webapp.web import lookup, tasks_live
 from webapp.web.auth import record_audit, require_role
 from webapp.web.forms import TaskForm, attach_error
-from webapp.web.logview import render_segments
 
 bp = Blueprint("tasks", __name__, url_prefix="/projects/<project_id>/tasks")
 lookup.register(bp)
@@ -63,7 +62,7 @@ def resolve(project_id: str, task_ref: str) -> str:
 
 @bp.get("/<task_id>")
 def show(project_id: str, task_id: str):
-    full_id = resolve(project_id, task_id)
+    full_id = task_id if orchestration.is_task_id(task_id) else resolve(project_id, task_id)
     if full_id != task_id:
         args = request.args.to_dict()
         return redirect(url_for("tasks.show", project_id=project_id, task_id=full_id, **args))
@@ -75,5 +74,5 @@ def show(project_id: str, task_id: str):
         task=task,
         history=history,
         log=panel,
-        result_html=render_segments([("stdout", task.result_output_tail or "")]),
+        result_html=tasks_live.result_html(task),
     )

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from webapp import orchestration
+from webapp.orchestration import logs
+from webapp.orchestration.artifacts import read_log_file
 from webapp.web import logpanel, lookup
-from webapp.web.logview import ansi_stylesheet, render_segments
+from webapp.web.logview import RenderedCache, ansi_stylesheet, render_segments
 
 bp = Blueprint("tasks_live", __name__, url_prefix="/projects/<project_id>/tasks/<task_id>")
 lookup.register(bp)
 
 NO_STORE = {"Cache-Control": "no-store"}
+CACHE_KEY = "webapp.log_html"
+ANSWER_TYPES = ("prompt", "agent")
 LOG_FRAGMENT_HEADER = "X-Log-Fragment"
 SEARCH_LIMIT = 200
+
+
+def log_cache() -> RenderedCache:
+    """The app's cache of rendered log windows (made by ``dashboard.init_app``)."""
+    return current_app.extensions[CACHE_KEY]
+
+
+def run_identity(task, run_no: int | None) -> str:
+    """What names one run's log for the cache: its run ID, which is never reused."""
+    if run_no is None or run_no == task.run_no:
+        return f"run:{task.run_id}"
+    runs = orchestration.task_runs(task.project_id, task.task_id)
+    return next(f"run:{r.run_id}" for r in runs if r.run_no == run_no)
+
+
+def result_html(task):
+    """A prompt's or agent's answer, shown apart; a shell task's output is its log."""
+    if task.type in ANSWER_TYPES and task.result_output_tail:
+        return render_segments([("stdout", task.result_output_tail)])
+    return None
 
 
 def parse_offset(name: str, default: int | None = None) -> int | None:
@@ -45,12 +78,10 @@ def log_urls(project_id: str, task_id: str, run_no: int | None) -> dict:
 
 
 def read_tail(project_id: str, task_id: str, run_no: int | None):
-    """The last 256 KB of the log (whole characters)."""
-    probe = orchestration.read_task_log(project_id, task_id, offset=0, max_bytes=1, run_no=run_no)
-    start = logpanel.tail_offset(probe.size)
-    return orchestration.read_task_log(
-        project_id, task_id, offset=start, max_bytes=logpanel.WINDOW_BYTES, run_no=run_no
-    )
+    """The last 256 KB of a run's log (whole characters): one lookup, one stat, one read."""
+    path = orchestration.task_log_path(project_id, task_id, run_no=run_no)
+    start = logpanel.tail_offset(logs.log_size(path))
+    return read_log_file(path, offset=start, max_bytes=logpanel.WINDOW_BYTES)
 
 
 def task_log_panel(task, args) -> logpanel.LogPanel:
@@ -71,6 +102,7 @@ def task_log_panel(task, args) -> logpanel.LogPanel:
     return logpanel.build(
         chunk,
         done=done,
+        html=log_cache().render(run_identity(task, run_no), chunk, query),
         query=query,
         poll_url=poll,
         matches=matches,
@@ -96,7 +128,7 @@ def status(project_id: str, task_id: str):
         task=task,
         history=orchestration.task_history(project_id, task_id),
         counts=orchestration.counts_by_status(project_id),
-        result_html=render_segments([("stdout", task.result_output_tail or "")]),
+        result_html=result_html(task),
     )
     return html, 200, {**NO_STORE, "HX-Trigger": "task-changed"}
 
@@ -113,7 +145,7 @@ def log_query() -> str | None:
     return (request.args.get("q") or "").strip()[:200] or None
 
 
-def fragment_response(chunk, query: str | None, done: bool):
+def fragment_response(identity: str, chunk, query: str | None, done: bool):
     """New log text for log.js: HTML plus offsets in headers; 204 when nothing is new."""
     headers = {
         **NO_STORE,
@@ -124,7 +156,7 @@ def fragment_response(chunk, query: str | None, done: bool):
     }
     if not chunk.segments:
         return "", 204, headers
-    return str(render_segments(chunk.segments, query)), 200, headers
+    return str(log_cache().render(identity, chunk, query)), 200, headers
 
 
 @bp.get("/log")
@@ -143,10 +175,17 @@ def log(project_id: str, task_id: str):
     chunk = orchestration.read_task_log(
         project_id, task_id, offset=offset, max_bytes=max_bytes, run_no=run_no
     )
+    identity = run_identity(task, run_no)
     if request.headers.get(LOG_FRAGMENT_HEADER):
-        return fragment_response(chunk, query, done)
+        return fragment_response(identity, chunk, query, done)
+    html = log_cache().render(identity, chunk, query)
     panel = logpanel.build(
-        chunk, done=True, query=query, run_no=run_no, **log_urls(project_id, task_id, run_no)
+        chunk,
+        done=True,
+        html=html,
+        query=query,
+        run_no=run_no,
+        **log_urls(project_id, task_id, run_no),
     )
     return render_template("tasks/log_page.html", task=task, log=panel)
 
