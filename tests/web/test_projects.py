@@ -142,7 +142,7 @@ def test_viewer_reads_the_list_but_gets_no_action_controls(viewer_client, projec
 
 
 def test_rows_escape_what_users_typed_and_match_the_table_head(operator_client, project):
-    new_task("quoted", 'echo "<b>bold</b>" & echo \'done\'\nsecond line')
+    new_task("quoted", "echo \"<b>bold</b>\" & echo 'done'\nsecond line")
     html = operator_client.get("/projects/demo").get_data(as_text=True)
     head = html[html.index("<thead>") : html.index("</thead>")]
     row = html[html.index('<tr id="task-') :].split("</tr>")[0]
