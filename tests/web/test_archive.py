@@ -29,6 +29,9 @@ def test_archived_task_page_shows_snapshot_and_log(viewer_client, project, run_t
     archive_id = delete_task("kept", r"printf '\033[31mred\033[0m\n'; echo oops >&2", run_to_end)
     html = viewer_client.get(f"/projects/demo/archive/{archive_id}").get_data(as_text=True)
     assert "kept" in html and "(archived)" in html
+    assert "echo oops &gt;&amp;2" in html  # the full command from the snapshot
+    history = html[html.index('<table class="history">') :]
+    assert "test" in history and "deleting" in history  # who did what, up to the delete
     assert '<span class="ansi31">red</span>' in html
     assert '<span class="stderr" data-stream="stderr">oops' in html
     assert "data-poll-url" not in html  # an archive never changes

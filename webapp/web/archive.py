@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 
 from webapp import orchestration
 from webapp.orchestration import logs
+from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
 from webapp.web.tasks_live import (
@@ -48,6 +51,15 @@ def index(project_id: str):
     )
 
 
+def snapshot_of(item) -> dict:
+    """The archived metadata snapshot (secrets already redacted); {} when unreadable."""
+    try:
+        data = json.loads((item.archive_dir / SNAPSHOT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def archive_urls(project_id: str, archive_id: str) -> dict:
     ids = {"project_id": project_id, "archive_id": archive_id}
     return {
@@ -81,7 +93,13 @@ def show(project_id: str, archive_id: str):
         matches=found,
         **archive_urls(project_id, item.archive_id),
     )
-    return render_template("archive/show.html", project_id=project_id, item=item, log=panel)
+    return render_template(
+        "archive/show.html",
+        project_id=project_id,
+        item=item,
+        snapshot=snapshot_of(item),
+        log=panel,
+    )
 
 
 @bp.get("/<archive_id>/log")
