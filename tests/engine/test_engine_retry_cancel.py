@@ -235,3 +235,25 @@ def test_shutdown_from_inside_a_submitted_handler():  # behaviour 45
     ex.register(TaskType.BASH, lambda ctx: ex.shutdown() or "ok")
     assert ex.submit(Task.bash("")).result(timeout=5).output == "ok"
     assert ex.is_shutdown
+
+
+def test_shutdown_from_a_handler_still_waits_for_the_other_running_work():  # behaviour 45
+    other_started, release_other, other_finished = (threading.Event() for _ in range(3))
+    ex = TaskExecutor.empty(max_workers=2)
+    closing, other = Task.bash(""), Task.bash("")
+
+    def handler(ctx):
+        if ctx.id == other.id:
+            other_started.set()
+            release_other.wait(5)
+            other_finished.set()
+            return "other"
+        threading.Timer(0.1, release_other.set).start()
+        ex.shutdown()  # from a pool thread: must not return while `other` still runs
+        return "waited" if other_finished.is_set() else "returned early"
+
+    ex.register(TaskType.BASH, handler)
+    other_future = ex.submit(other)
+    assert other_started.wait(5)
+    assert ex.submit(closing).result(timeout=5).output == "waited"
+    assert other_future.result(timeout=5).output == "other"

@@ -344,8 +344,18 @@ class TaskExecutor:
         with self._pool_lock:
             self._closed = True
             pool = self._pool
-        if pool is not None:
-            pool.shutdown(wait=getattr(_pool_thread, "executor", None) is not self)
+        if pool is None:
+            return
+        if getattr(_pool_thread, "executor", None) is not self:
+            pool.shutdown(wait=True)
+            return
+        # Called from one of our own workers: waiting for the whole pool would wait for this
+        # very thread. Wait for the other workers instead (they drain the queue, then exit).
+        pool.shutdown(wait=False)
+        current = threading.current_thread()
+        for thread in list(getattr(pool, "_threads", ())):  # CPython's set of worker threads
+            if thread is not current:
+                thread.join()
 
     close = shutdown
 
