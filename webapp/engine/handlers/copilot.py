@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from typing import Any
 
 from webapp.engine.errors import HandlerUnavailableError
@@ -12,8 +13,13 @@ INSTALL_HINT = "pip install 'webapp[copilot]' (the github-copilot-sdk package)"
 
 
 def copilot_available() -> bool:
-    """True if the Copilot SDK can be imported here."""
-    return importlib.util.find_spec("copilot") is not None
+    """True if the Copilot SDK can be imported here (or is already imported)."""
+    if sys.modules.get("copilot") is not None:
+        return True  # find_spec raises ValueError for an imported module without __spec__
+    try:
+        return importlib.util.find_spec("copilot") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _sdk() -> Any:
