@@ -15,7 +15,6 @@ from flask import (
 
 from webapp import orchestration
 from webapp.orchestration import logs
-from webapp.orchestration.artifacts import read_log_file
 from webapp.web import logpanel, lookup
 from webapp.web.logview import RenderedCache, ansi_stylesheet, render_segments
 
@@ -81,7 +80,7 @@ def read_tail(project_id: str, task_id: str, run_no: int | None):
     """The last 256 KB of a run's log (whole characters): one lookup, one stat, one read."""
     path = orchestration.task_log_path(project_id, task_id, run_no=run_no)
     start = logpanel.tail_offset(logs.log_size(path))
-    return read_log_file(path, offset=start, max_bytes=logpanel.WINDOW_BYTES)
+    return logs.read_from(path, start, logpanel.WINDOW_BYTES)
 
 
 def task_log_panel(task, args) -> logpanel.LogPanel:
