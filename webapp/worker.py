@@ -20,11 +20,21 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from webapp.engine import Task, TaskExecutor, TaskResult, TaskStatus, TaskType
+from webapp.engine import (
+    Task,
+    TaskCancelled,
+    TaskExecutionError,
+    TaskExecutor,
+    TaskResult,
+    TaskStatus,
+    TaskTimeoutError,
+    TaskType,
+)
 from webapp.engine.context import TaskContext
 from webapp.engine.handlers import (
     make_bash_handler,
@@ -58,8 +68,10 @@ class RunningTask:
     cwd: str
     env: dict[str, str]
     grace: float
+    log_path: Path
+    git_repo: str | None = None
     log: LogWriter | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    log_failed: bool = False
 
 
 class Worker:
@@ -74,7 +86,9 @@ class Worker:
         self.executor = TaskExecutor.empty(self.store)
         self._register_handlers()
         self._running: dict[str, RunningTask] = {}
+        self._spawned: list[tuple[int, int, str | None, str]] = []
         self._lock = threading.Lock()
+        self._handoff = threading.local()  # runs claimed while saving this thread's run
         self._idle = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="webapp-task")
         self._stop_flag = threading.Event()
@@ -124,12 +138,31 @@ class Worker:
 
     def _on_output(self, context: TaskContext, stream: str, line: str) -> None:
         run = self._running.get(context.id)
-        if run is not None and run.log is not None:
-            run.log.write(line, stream)
+        if run is not None:
+            self._write_log(run, line, stream)
+
+    def _write_log(self, run: RunningTask, text: str, stream: str = "system") -> None:
+        """Append to the run's log, creating it on first use (a task without output has
+        none). A log that cannot be written is reported once and never fails the task."""
+        if run.log_failed:
+            return
+        try:
+            if run.log is None:
+                run.log = LogWriter(run.log_path, cap_bytes=self.settings.log_cap_bytes)
+            if stream == "system":
+                run.log.write_system(text)
+            else:
+                run.log.write(text, stream)
+        except OSError:
+            run.log_failed = True
+            log.exception("worker %s: cannot write the log %s", self.id, run.log_path)
 
     def _on_spawn(self, context: TaskContext, pid: int) -> None:
-        start = recovery.process_start(pid)
-        workers.record_spawn(self.store.db, context.id, pid, pid, start)
+        """Queue the process record; the next claim transaction writes it (until then,
+        recovery finds the process by the run ID in its environment)."""
+        record = (pid, pid, recovery.process_start(pid), context.id)
+        with self._lock:
+            self._spawned.append(record)
 
     # -- lifecycle of the worker ----------------------------------------------------------------
     def register(self) -> None:
@@ -198,7 +231,7 @@ class Worker:
         if not running:
             return
         db = self.store.db
-        with self.store.lock, immediate(db):
+        with self.store.lock, self.store.write_lock, immediate(db):
             for run_id, run in running:
                 workers.add_stop_request(
                     db,
@@ -234,7 +267,9 @@ class Worker:
 
     def _beat(self, now: float) -> None:
         self._next_beat = now + self.settings.heartbeat_interval
-        if not workers.heartbeat(self.store.db, self.id, now):
+        with self.store.write_lock:
+            alive = workers.heartbeat(self.store.db, self.id, now)
+        if not alive:
             log.error("worker %s was declared dead by another worker; re-registering", self.id)
             self.id = f"{self.id.rsplit(':', 1)[0]}:{secrets.token_hex(3)}"
             self.store.set_actor(self.id)
@@ -265,35 +300,78 @@ class Worker:
             run = self._running.get(request["run_id"])
             if run is not None:
                 self.executor.cancel(run.task, grace=request["grace"])
-            workers.mark_stop_handled(db, request["run_id"])
+            with self.store.write_lock:
+                workers.mark_stop_handled(db, request["run_id"])
 
     def _claim_and_start(self) -> int:
+        """Claim as many runs as there are free threads and hand them to the pool; also
+        writes queued process records."""
+        with self.store.write_lock:
+            runs = self._claim()
+        for run in runs:
+            self._pool.submit(self._execute, run)
+        return len(runs)
+
+    def _claim(self, *, finishing: bool = False) -> list[RunningTask]:
+        """Claim runs for the free threads (the caller holds ``store.write_lock``).
+
+        ``finishing``: called inside the transaction that saves a run's end, whose thread
+        is about to be free: one more slot, and the claim commits with that save.
+        """
         with self._lock:
-            free = self.threads - len(self._running)
+            free = self.threads - len(self._running) + int(finishing)
+            spawned, self._spawned = self._spawned, []
         db = self.store.db
         if free <= 0 or not workers.has_queued(db):
-            return 0
-        with self.store.lock:
-            claimed = workers.claim_runs(
-                db, self.id, free, global_limit=self.settings.max_concurrent_tasks,
-                derive=derive_status,
-            )  # fmt: skip
-        for row in claimed:
-            run = self._prepare(row)
+            free = 0
+            if not spawned:
+                return []
+        try:
+            with self.store.lock:
+                claimed = workers.claim_runs(
+                    db, self.id, free, global_limit=self.settings.max_concurrent_tasks,
+                    derive=derive_status, spawned=spawned,
+                )  # fmt: skip
+        except BaseException:
             with self._lock:
-                self._running[row["run_id"]] = run
-            self._pool.submit(self._execute, run)
-        return len(claimed)
+                self._spawned[:0] = spawned
+            raise
+        projects: dict[str, dict[str, Any]] = {}
+        runs = []
+        for row in claimed:
+            project_id = row["project_id"]
+            if project_id not in projects:
+                projects[project_id] = records.get_project(db, project_id) or {}
+            runs.append(self._prepare(row, projects[project_id]))
+        with self._lock:
+            for run in runs:
+                self.store.claimed_running(run.task.id)
+                self._running[run.task.id] = run
+        return runs
 
-    def _prepare(self, row: dict[str, Any]) -> RunningTask:
-        project = records.get_project(self.store.db, row["project_id"]) or {}
+    def _claim_while_saving(self, db: Any, task: Task) -> None:
+        """Store hook on this worker's threads: a run's end is being saved; claim the next
+        runs in the same transaction (one commit instead of two per task)."""
+        if self._stop_flag.is_set() or task.id not in self._running:
+            return
+        self._handoff.runs = self._claim(finishing=True)
+
+    def _drop_handoff(self) -> None:
+        """The save (and the claim inside it) rolled back: forget what it claimed."""
+        runs = getattr(self._handoff, "runs", None) or []
+        self._handoff.runs = []
+        with self._lock:
+            for run in runs:
+                self._running.pop(run.task.id, None)
+                self.store.forget_claim(run.task.id)
+
+    def _prepare(self, row: dict[str, Any], project: dict[str, Any]) -> RunningTask:
         task = Task(
             row["engine_title"], row["payload"], TaskType(row["type"]),
             description=row["description"] or "", timeout=row["timeout"], _id=row["run_id"],
             created_at=datetime.fromisoformat(row["engine_created_at"]),
         )  # fmt: skip
-        root = self.settings.tasks_root
-        cwd = workspace.workspace_path(root, row["project_id"], row["task_id"])
+        task_dir = workspace.task_dir(self.settings.tasks_root, row["project_id"], row["task_id"])
         env = {
             **(project.get("env") or {}),
             "WEBAPP_PROJECT_ID": row["project_id"],
@@ -301,51 +379,78 @@ class Worker:
             "WEBAPP_RUN_NO": str(row["run_no"]),
             recovery.RUN_ENV: row["run_id"],
         }
-        run = RunningTask(row["project_id"], row["task_id"], row["run_no"], task, str(cwd), env,
-                          float(project.get("shutdown_grace", 10.0)))  # fmt: skip
-        run.extra["git_repo"] = project.get("git_repo")
-        return run
+        return RunningTask(
+            row["project_id"], row["task_id"], row["run_no"], task,
+            cwd=str(task_dir / workspace.WORKSPACE_DIR), env=env,
+            grace=float(project.get("shutdown_grace", 10.0)),
+            log_path=task_dir / artifacts.LOGS_DIR / artifacts.run_log_name(row["run_no"]),
+            git_repo=project.get("git_repo"),
+        )  # fmt: skip
 
     def _execute(self, run: RunningTask) -> None:
         bind_forever(self.settings)
         self.store.set_actor(self.id)
+        self.store.set_save_hooks(self._claim_while_saving, self._drop_handoff)
+        self._handoff.runs = []
         try:
             self._execute_run(run)
         except Exception:
             log.exception("worker %s: task %s/%s crashed", self.id, run.project_id, run.task_id)
             self._fail_unfinished(run, "the worker failed while running this task")
         finally:
+            self.store.forget_claim(run.task.id)
             if run.log is not None:
                 run.log.close()
             with self._idle:
                 self._running.pop(run.task.id, None)
                 self._idle.notify_all()
+            handed, self._handoff.runs = self._handoff.runs, []
+            for claimed in handed:  # claimed in the transaction that saved this run's end
+                self._pool.submit(self._execute, claimed)
+            if not handed:
+                self._claim_next()
+
+    def _claim_next(self) -> None:
+        """A thread that just finished claims the next runs itself (no hand-off delay)."""
+        if self._stop_flag.is_set() or not self._registered:
+            return
+        try:
+            self._claim_and_start()
+        except Exception:
+            log.exception("worker %s: claiming after a run failed", self.id)
             self._wake.set()
 
     def _execute_run(self, run: RunningTask) -> None:
-        settings = self.settings
-        path = artifacts.log_dir_under(settings.tasks_root, run.project_id, run.task_id)
-        run.log = LogWriter(
-            path / artifacts.run_log_name(run.run_no), cap_bytes=settings.log_cap_bytes
-        )
         try:
-            workspace.create_workspace(
-                settings.tasks_root, run.project_id, run.task_id, new_task=False
-            )
-            how = workspace.prepare_workspace(run.cwd, run.extra.get("git_repo"))
-            if how not in ("none", "fetched"):
-                run.log.write_system(f"[webapp] workspace {how} from {run.extra['git_repo']}")
+            self._prepare_workspace(run)
         except Exception as exc:
-            run.log.write_system(f"[webapp] could not prepare the workspace: {exc}")
+            self._write_log(run, f"[webapp] could not prepare the workspace: {exc}")
             self._fail_unfinished(run, f"could not prepare the workspace: {exc}")
             return
         try:
             result = self.executor.execute(run.task)
-        except Exception:
+        except (TaskCancelled, TaskExecutionError, TaskTimeoutError):
             result = run.task.result
-        run.log.flush()
-        if result is not None:
-            run.log.write_system(_footer(result))
+        except Exception:
+            if not run.task.is_terminal:
+                raise  # not an outcome the executor recorded: a crash
+            result = run.task.result  # a handler error, or a stop before the start
+        if run.log is not None or (result is not None and result.status is not TaskStatus.DONE):
+            if run.log is not None:
+                run.log.flush()
+            if result is not None:
+                self._write_log(run, _footer(result))
+
+    def _prepare_workspace(self, run: RunningTask) -> None:
+        """The task's directory exists since task_new; git projects follow the marker
+        protocol (clone or reset a new task, fetch only for a retry)."""
+        if not run.git_repo and os.path.isdir(run.cwd):
+            return
+        root = self.settings.tasks_root
+        workspace.create_workspace(root, run.project_id, run.task_id, new_task=False)
+        how = workspace.prepare_workspace(run.cwd, run.git_repo)
+        if how not in ("none", "fetched"):
+            self._write_log(run, f"[webapp] workspace {how} from {run.git_repo}")
 
     def _fail_unfinished(self, run: RunningTask, message: str) -> None:
         """Fail a run that never reached the executor (or that it left unfinished)."""

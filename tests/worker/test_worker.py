@@ -88,7 +88,7 @@ def test_a_stop_between_claim_and_start_cancels_cleanly(project, make_worker):
     worker.register()
     [row] = workers.claim_runs(orch.current().store.db, worker.id, 1, derive=derive_status)
     orch.task_stop("demo", task.task_id, actor="dave")  # running in the database, not started
-    run = worker._prepare(row)
+    run = worker._prepare(row, {"shutdown_grace": 1.0})
     worker._running[row["run_id"]] = run
     worker._handle_stop_requests()
     worker._execute(run)
@@ -124,14 +124,30 @@ def test_project_and_global_limits_are_honoured(settings, make_worker, until):
 def test_a_crash_in_one_task_is_contained(project, make_worker, until, status, caplog):
     broken = orch.task_new("demo", payload="echo never")
     fine = orch.task_new("demo", payload="echo fine")
-    logs_dir = orch.current().tasks_root / "demo" / broken.task_id / "logs"
-    logs_dir.parent.mkdir(parents=True, exist_ok=True)
-    logs_dir.write_text("a file where the log folder should be")
-    make_worker(threads=1, start=True)
+    worker = make_worker(threads=1)
+    execute = worker.executor.execute
+
+    def buggy(task, *args, **kwargs):  # an engine bug, injected for one task only
+        if task.id == broken.run_id:
+            raise RuntimeError("engine bug")
+        return execute(task, *args, **kwargs)
+
+    worker.executor.execute = buggy
+    worker.start()
     until(lambda: status(broken) == "failed" and status(fine) == "completed")
-    meta = orch.get_task_meta("demo", broken.task_id)
-    assert "worker failed" in meta.error
-    assert any("crashed" in r.message for r in caplog.records)
+    assert "the worker failed" in orch.get_task_meta("demo", broken.task_id).error
+    assert any("crashed" in r.message and r.exc_info for r in caplog.records)
+    assert worker._thread.is_alive()
+
+
+def test_an_unwritable_log_never_fails_the_task(project, make_worker, until, status, caplog):
+    task = orch.task_new("demo", payload="echo lost; exit 4")
+    logs_dir = orch.current().tasks_root / "demo" / task.task_id / "logs"
+    logs_dir.write_text("a file where the log folder should be")
+    make_worker(start=True)
+    until(lambda: status(task) == "failed")
+    assert orch.get_task_meta("demo", task.task_id).exit_code == 4
+    assert any("cannot write the log" in r.message for r in caplog.records)
 
 
 def test_a_workspace_that_cannot_be_prepared_fails_the_task(settings, make_worker, until, status):
@@ -177,7 +193,8 @@ def test_a_silent_worker_is_reaped_by_a_live_one(project, make_worker, until, st
     silent = make_worker()
     silent.run_once()
     until(lambda: status(task) == "running")
-    run = until(lambda: (r := records.get_run(orch.current().store.db, task.run_id))["pgid"] and r)
+    db = orch.current().store.db  # the next step writes the process record
+    run = until(lambda: (r := records.get_run(db, task.run_id))["pgid"] and r, step=silent.run_once)
     reaper = make_worker()
     reaper.register()
     reaper.run_once(now=time.time() + 60)  # the silent one's heartbeat is a minute old now

@@ -57,7 +57,7 @@ class TaskDeleteResult:
 @contextmanager
 def _transaction() -> Iterator[Any]:
     store = context.store()
-    with store.lock, immediate(store.db) as db:
+    with store.lock, store.write_lock, immediate(store.db) as db:
         yield db
 
 

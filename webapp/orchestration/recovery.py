@@ -233,14 +233,14 @@ def reap_dead_workers(
         reason = dead_reason(row, now, settings.worker_lost_after)
         if reason is None:
             continue
-        with immediate(db):
+        with settings.store.write_lock, immediate(db):
             if not workers.take_reap(db, row["id"], reaper_id, now):
                 continue
             runs = workers.running_runs_of(db, row["id"])
             local = row["hostname"] == HOSTNAME
             lost += _finish_runs(settings, runs, reason, reaper_id, local)
         log.warning("%s: marked %d running task(s) lost", reason, len(runs))
-    with immediate(db):
+    with settings.store.write_lock, immediate(db):
         orphans = workers.orphaned_runs(db)
         for run in orphans:
             reason = f"worker {run['worker_id']} no longer runs this task"

@@ -95,9 +95,20 @@ def m001_orchestration_tables(db: Database) -> None:
     records.create_index(["project_id", "created_at", "task_id"], if_not_exists=True)
     records.create_index(["project_id", "status", "created_at", "task_id"], if_not_exists=True)
     records.create_index(["project_id", "type", "created_at", "task_id"], if_not_exists=True)
-    records.create_index(["status", "queued_at"], if_not_exists=True)
-    records.create_index(["engine_status", "project_id"], if_not_exists=True)
-    records.create_index(["deleting"], if_not_exists=True)
+    # Partial indexes: only the few rows a claim, a running count or a resumed delete
+    # looks for are in them, so most status changes touch fewer pages.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS task_records_queue ON task_records (queued_at) "
+        "WHERE status = 'queued'"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS task_records_running ON task_records (project_id) "
+        "WHERE engine_status = 'running'"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS task_records_deleting ON task_records (deleting_at) "
+        "WHERE deleting = 1"
+    )
     _counts_and_search(db)
     db["runs"].create(
         {
@@ -112,7 +123,9 @@ def m001_orchestration_tables(db: Database) -> None:
         if_not_exists=True,
     )  # fmt: skip
     db["runs"].create_index(["project_id", "task_id", "run_no"], unique=True, if_not_exists=True)
-    db["runs"].create_index(["worker_id", "finished_at"], if_not_exists=True)
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (worker_id) WHERE finished_at IS NULL"
+    )
     db["transitions"].create(
         {
             "id": int, "project_id": str, "task_id": str, "run_id": str, "run_no": int,
@@ -286,7 +299,7 @@ def update_project(db: Database, project_id: str, fields: dict[str, Any]) -> int
 
 
 def bump_project(db: Database, project_id: str) -> None:
-    db.execute("UPDATE projects SET version = version + 1 WHERE id = ?", [project_id])
+    db.conn.execute("UPDATE projects SET version = version + 1 WHERE id = ?", [project_id])
 
 
 def project_version(db: Database, project_id: str) -> int | None:

@@ -8,6 +8,9 @@ a cancellation asked for by a stop request is attributed to whoever asked.
 
 A run declared lost (its worker died) refuses later saves from its old owner: the save
 raises ``StaleRun`` and is rolled back, so a zombie worker cannot overwrite "lost".
+
+``write_lock`` serialises this process's write transactions (saves, claims, lifecycle
+operations); other processes still meet SQLite's own lock and busy timeout.
 """
 
 from __future__ import annotations
@@ -21,20 +24,26 @@ from sqlite_utils import Database
 
 from webapp.engine.task import Task, TaskStatus
 from webapp.store.db import apply_migrations
-from webapp.store.records import (
-    add_transition,
-    bump_project,
-    now_text,
-    records_migrations,
-)
-from webapp.store.sqlite import SQLiteStore
+from webapp.store.records import bump_project, now_text, records_migrations
+from webapp.store.sqlite import SQLiteStore, SQLiteTaskCollection
 from webapp.store.workers import delete_stop_request, get_stop_request
 
 _TERMINAL = frozenset({"done", "failed", "cancelled", "blocked"})
 _HOOK_SELECT = (
-    "SELECT r.project_id, r.task_id, r.run_no, r.lost, t.run_id, t.status, t.deleting "
-    "FROM runs r LEFT JOIN task_records t ON t.project_id = r.project_id "
+    "SELECT r.project_id, r.task_id, r.run_no, r.lost, t.run_id, t.status, t.deleting, "
+    "t.stop_requested_by FROM runs r LEFT JOIN task_records t ON t.project_id = r.project_id "
     "AND t.task_id = r.task_id WHERE r.run_id = ?"
+)
+_HOOK_RUN = (
+    "UPDATE runs SET status = ?, reason = ?, exit_code = ?, finished_at = ? WHERE run_id = ?"
+)
+_HOOK_RECORD = (
+    "UPDATE task_records SET engine_status = ?, status = ?, reason = ?, exit_code = ?, "
+    "error = ?, finished_at = ?, version = version + 1 WHERE project_id = ? AND task_id = ?"
+)
+_HOOK_TRANSITION = (
+    "INSERT INTO transitions (project_id, task_id, run_id, run_no, at, actor, from_status, "
+    "to_status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 REASON_CHARS = 300
 
@@ -71,6 +80,31 @@ def describe_outcome(task: Task, stopped_by: str | None = None) -> str | None:
     return None
 
 
+class _ServerTasks(SQLiteTaskCollection):
+    """``store.tasks`` that skips the executor's STARTED save of a run the claim already
+    marked running in the same rows (it would rewrite them unchanged)."""
+
+    def save(self, task: Task) -> None:
+        store = self._store
+        if task.status is TaskStatus.RUNNING and task.result is None:
+            with store._claimed_lock:
+                if task.id in store._claimed:
+                    store._claimed.discard(task.id)
+                    return
+        with store.write_lock:
+            try:
+                super().save(task)
+            except BaseException:
+                rolled_back = getattr(store._local, "on_rollback", None)
+                if rolled_back is not None:
+                    rolled_back()
+                raise
+
+    def cancel(self, task_id: str) -> None:
+        with self._store.write_lock:
+            super().cancel(task_id)
+
+
 class ServerStore(SQLiteStore):
     """SQLiteStore plus the orchestration tables and the transition-recording hook."""
 
@@ -78,8 +112,23 @@ class ServerStore(SQLiteStore):
         super().__init__(path)
         self.derive = derive
         self._local = threading.local()
+        self._claimed: set[str] = set()
+        self._claimed_lock = threading.Lock()
+        # Threads of this process queue here for write transactions: a Python lock hands
+        # over at once, where SQLite's busy handler sleeps 1-100 ms between retries.
+        self.write_lock = threading.RLock()
+        self.tasks = _ServerTasks(self)
         with self.lock:
             apply_migrations(self.db, records_migrations)
+
+    def claimed_running(self, run_id: str) -> None:
+        """The claim wrote ``run_id`` as running: its next RUNNING save is a no-op."""
+        with self._claimed_lock:
+            self._claimed.add(run_id)
+
+    def forget_claim(self, run_id: str) -> None:
+        with self._claimed_lock:
+            self._claimed.discard(run_id)
 
     # -- who is acting on this thread ----------------------------------------------------------
     @contextlib.contextmanager
@@ -96,6 +145,12 @@ class ServerStore(SQLiteStore):
         """Make ``actor`` this thread's default (a worker's executor threads)."""
         self._local.actor = actor
 
+    def set_save_hooks(self, on_finish: Callable | None, on_rollback: Callable | None) -> None:
+        """For this thread: ``on_finish(db, task)`` runs inside the transaction that saves
+        the end of a task's current run (a worker claims its next run there);
+        ``on_rollback()`` runs when such a save fails and its transaction is rolled back."""
+        self._local.on_finish, self._local.on_rollback = on_finish, on_rollback
+
     @property
     def actor(self) -> str:
         return getattr(self._local, "actor", None) or "system"
@@ -104,31 +159,30 @@ class ServerStore(SQLiteStore):
     def _after_task_save(
         self, db: Database, task: Task, previous_status: TaskStatus | None
     ) -> None:
-        found = db.execute(_HOOK_SELECT, [task.id]).fetchone()
+        conn = db.conn
+        found = conn.execute(_HOOK_SELECT, [task.id]).fetchone()
         if found is None:
             if task.status is TaskStatus.PENDING:
                 return  # an engine task the orchestration does not track (yet)
             # A run whose task was deleted: refuse, or the save would resurrect its row.
             raise StaleRun(f"run {task.id} belongs to no task (was it deleted?)")
-        project_id, task_id, run_no, lost, current_run, shown, deleting = found
+        project_id, task_id, run_no, lost, current_run, shown, deleting, stop_asked = found
         result = task.result
         termination = result.termination_reason if result else None
         if lost and not (task.status is TaskStatus.FAILED and termination == "lost"):
             raise StaleRun(f"run {task.id} of task {project_id}/{task_id} was declared lost")
         status = task.status.value
         if previous_status is task.status and result is None and previous_status is not None:
-            return  # e.g. the executor's STARTED save of a run the claim marked running
+            return  # a RUNNING save of a run the claim already marked running
         now = now_text()
         finished = now if status in _TERMINAL and result is not None else None
         exit_code = result.returncode if result else None
-        db.execute(
-            "UPDATE runs SET status = ?, reason = ?, exit_code = ?, finished_at = ? "
-            "WHERE run_id = ?",
-            [status, termination, exit_code, finished, task.id],
-        )
-        stop = get_stop_request(db, task.id) if status == "cancelled" else None
-        if status in _TERMINAL:
-            delete_stop_request(db, task.id)
+        conn.execute(_HOOK_RUN, [status, termination, exit_code, finished, task.id])
+        stop = None
+        if stop_asked or status == "cancelled":  # stop requests exist only then
+            stop = get_stop_request(db, task.id) if status == "cancelled" else None
+            if status in _TERMINAL:
+                delete_stop_request(db, task.id)
         if current_run != task.id:
             bump_project(db, project_id)
             return
@@ -138,10 +192,8 @@ class ServerStore(SQLiteStore):
             error = f"stopped by {stop['actor']}"
         elif status != "done":
             error = (result.error if result and result.error else None) or task.error
-        db.execute(
-            "UPDATE task_records SET engine_status = ?, status = ?, reason = ?, exit_code = ?, "
-            "error = ?, finished_at = ?, version = version + 1 "
-            "WHERE project_id = ? AND task_id = ?",
+        conn.execute(
+            _HOOK_RECORD,
             [status, ui, termination, exit_code, error, finished, project_id, task_id],
         )
         bump_project(db, project_id)
@@ -151,12 +203,10 @@ class ServerStore(SQLiteStore):
             reason = getattr(self._local, "reason", None) or describe_outcome(task, stopped_by)
             # A new run's record already shows "queued" unless it replaces an earlier run.
             before = shown if previous_status is not None or shown != ui else None
-            add_transition(
-                db,
-                {
-                    "project_id": project_id, "task_id": task_id, "run_id": task.id,
-                    "run_no": run_no, "at": now, "actor": actor,
-                    "from_status": before,
-                    "to_status": ui, "reason": reason,
-                },
-            )  # fmt: skip
+            conn.execute(
+                _HOOK_TRANSITION,
+                [project_id, task_id, task.id, run_no, now, actor, before, ui, reason],
+            )
+        on_finish = getattr(self._local, "on_finish", None)
+        if on_finish is not None and finished is not None:
+            on_finish(db, task)

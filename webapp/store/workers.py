@@ -15,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from webapp.store.db import immediate
-from webapp.store.records import add_transition, bump_project, now_text
+from webapp.store.records import bump_project, now_text
 
 WORKER_COLUMNS = (
     "id", "hostname", "pid", "proc_start", "threads", "started_at", "heartbeat_at",
@@ -126,16 +126,22 @@ def claim_runs(
     *,
     global_limit: int = 0,
     derive: Callable[..., str],
+    spawned: list[tuple[int, int, str | None, str]] = (),
 ) -> list[dict[str, Any]]:
     """Mark up to ``limit`` queued tasks running for ``worker_id``, oldest queued first.
 
     ``global_limit`` (0 = none) caps running tasks across every process; each project's
-    ``max_concurrent`` caps its own. ``derive`` is the UI-status function. Returns the
-    claimed rows (task definition, run id, the engine row's title and created_at).
+    ``max_concurrent`` caps its own. ``derive`` is the UI-status function. ``spawned``
+    process records (pid, pgid, proc_start, run_id) are written in the same transaction.
+    Returns the claimed rows (task definition, run id, the engine row's title, created_at).
     """
-    if limit <= 0:
+    if limit <= 0 and not spawned:
         return []
     with immediate(db):
+        if spawned:
+            db.conn.executemany(_SPAWN, spawned)
+        if limit <= 0:
+            return []
         running = running_counts(db)
         if global_limit:
             limit = min(limit, global_limit - sum(running.values()))
@@ -161,31 +167,36 @@ def claim_runs(
     return chosen
 
 
+_SPAWN = "UPDATE runs SET pid = ?, pgid = ?, proc_start = ? WHERE run_id = ?"
+_CLAIM_ENGINE = "UPDATE tasks SET status = 'running', error = NULL WHERE id = ?"
+_CLAIM_RECORD = (
+    "UPDATE task_records SET status = ?, engine_status = 'running', started_at = ?, "
+    "finished_at = NULL, reason = NULL, exit_code = NULL, error = NULL, "
+    "stop_requested_by = NULL, version = version + 1 WHERE run_id = ?"
+)
+_CLAIM_RUN = (
+    "UPDATE runs SET worker_id = ?, claimed_at = ?, started_at = ?, status = 'running' "
+    "WHERE run_id = ?"
+)
+_CLAIM_TRANSITION = (
+    "INSERT INTO transitions (project_id, task_id, run_id, run_no, at, actor, from_status, "
+    "to_status, reason) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, 'claimed')"
+)
+
+
 def _mark_claimed(db: Database, worker_id: str, rows: list[dict], ui_running: str) -> None:
+    """A run is always new when queued (a retry makes a new one): it has no result row."""
     now = now_text()
+    conn = db.conn
     for row in rows:
         run_id = row["run_id"]
-        db.execute("UPDATE tasks SET status = 'running', error = NULL WHERE id = ?", [run_id])
-        db.execute("DELETE FROM task_results WHERE task_id = ?", [run_id])
-        db.execute(
-            "UPDATE task_records SET status = ?, engine_status = 'running', started_at = ?, "
-            "finished_at = NULL, reason = NULL, exit_code = NULL, error = NULL, "
-            "stop_requested_by = NULL, version = version + 1 WHERE run_id = ?",
-            [ui_running, now, run_id],
+        conn.execute(_CLAIM_ENGINE, [run_id])
+        conn.execute(_CLAIM_RECORD, [ui_running, now, run_id])
+        conn.execute(_CLAIM_RUN, [worker_id, now, now, run_id])
+        conn.execute(
+            _CLAIM_TRANSITION,
+            [row["project_id"], row["task_id"], run_id, row["run_no"], now, worker_id, ui_running],
         )
-        db.execute(
-            "UPDATE runs SET worker_id = ?, claimed_at = ?, started_at = ?, status = 'running' "
-            "WHERE run_id = ?",
-            [worker_id, now, now, run_id],
-        )
-        add_transition(
-            db,
-            {
-                "project_id": row["project_id"], "task_id": row["task_id"], "run_id": run_id,
-                "run_no": row["run_no"], "at": now, "actor": worker_id,
-                "from_status": "queued", "to_status": ui_running, "reason": "claimed",
-            },
-        )  # fmt: skip
     for project in {row["project_id"] for row in rows}:
         bump_project(db, project)
 
@@ -193,10 +204,7 @@ def _mark_claimed(db: Database, worker_id: str, rows: list[dict], ui_running: st
 def record_spawn(db: Database, run_id: str, pid: int, pgid: int, proc_start: str | None) -> None:
     """Remember the process group of a run (and when its leader started) for recovery."""
     with immediate(db):
-        db.execute(
-            "UPDATE runs SET pid = ?, pgid = ?, proc_start = ? WHERE run_id = ?",
-            [pid, pgid, proc_start, run_id],
-        )
+        db.conn.execute(_SPAWN, [pid, pgid, proc_start, run_id])
 
 
 # -- stop requests --------------------------------------------------------------------------
