@@ -75,4 +75,5 @@ def show(project_id: str, task_id: str):
         history=history,
         log=panel,
         result_html=tasks_live.result_html(task),
+        counts=orchestration.counts_by_status(project_id),
     )
