@@ -3,10 +3,10 @@
 One claimer thread loops ``while not stopped: run_once(); wait(poll)``; ``run_once``
 heartbeats, reaps dead workers, handles stop requests and claims as many queued tasks as
 it has free executor threads (``WORKER_THREADS``) in one ``BEGIN IMMEDIATE`` transaction.
-Each task runs in its workspace with the project's environment, its output streamed to the
-run's log file (capped) while only a tail is kept in the result; its process group, PID
-and PID start time are recorded for stop requests and recovery. Any number of processes
-may run workers against one database (``webapp worker`` or the web server's own).
+A thread that finishes a run claims the next one inside the transaction that saves the
+run's end (one commit per task instead of two). Each task runs in its workspace with the
+project's environment (see :mod:`webapp.worker.runs`). Any number of processes may run
+workers against one database (``webapp worker`` or the web server's own).
 
 Tests step the loop with ``run_once(now=...)`` instead of sleeping.
 """
@@ -14,67 +14,27 @@ Tests step the loop with ``run_once(now=...)`` instead of sleeping.
 from __future__ import annotations
 
 import atexit
-import logging
-import os
 import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from webapp.engine import (
-    Task,
-    TaskCancelled,
-    TaskExecutionError,
-    TaskExecutor,
-    TaskResult,
-    TaskStatus,
-    TaskTimeoutError,
-    TaskType,
-)
-from webapp.engine.context import TaskContext
-from webapp.engine.handlers import (
-    make_bash_handler,
-    make_cli_agent_handler,
-    make_default_agent_handler,
-    make_default_prompt_handler,
-    make_powershell_handler,
-)
-from webapp.orchestration import artifacts, lifecycle, recovery, workspace
+from webapp.engine import Task, TaskExecutor
+from webapp.orchestration import lifecycle, recovery
 from webapp.orchestration.archive import apply_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
-from webapp.orchestration.logs import LogWriter
 from webapp.orchestration.status import derive_status
 from webapp.store import records, workers
 from webapp.store.db import immediate
-
-log = logging.getLogger(__name__)
+from webapp.worker.runs import DEFAULT_KILL_GRACE, RunExecution, RunningTask, log
 
 EXTENSION_KEY = "webapp.worker"
-DEFAULT_KILL_GRACE = 5.0
+
+__all__ = ["EXTENSION_KEY", "RunningTask", "Worker", "init_app"]
 
 
-@dataclass
-class RunningTask:
-    """A claimed run in this worker: its engine task, log and where it runs."""
-
-    project_id: str
-    task_id: str
-    run_no: int
-    task: Task
-    cwd: str
-    env: dict[str, str]
-    grace: float
-    log_path: Path
-    git_repo: str | None = None
-    log: LogWriter | None = None
-    log_failed: bool = False
-
-
-class Worker:
+class Worker(RunExecution):
     """Claims and runs queued tasks; ``start()`` runs it on threads, ``run_once()`` steps it."""
 
     def __init__(self, settings: Settings, *, threads: int | None = None, name: str = "worker"):
@@ -99,72 +59,6 @@ class Worker:
         self._next_retention = 0.0
 
     # -- handlers ------------------------------------------------------------------------------
-    def _register_handlers(self) -> None:
-        options = dict(
-            cwd=self._cwd, env=self._env, on_output=self._on_output, on_spawn=self._on_spawn,
-            keep_output_bytes=self.settings.output_tail_bytes, kill_grace=DEFAULT_KILL_GRACE,
-        )  # fmt: skip
-        self.executor.register(TaskType.BASH, make_bash_handler(**options))
-        self.executor.register(TaskType.POWERSHELL, make_powershell_handler(**options))
-        self.executor.register(TaskType.PROMPT, self._logged(make_default_prompt_handler()))
-        default_agent = self._logged(make_default_agent_handler())
-
-        def run_agent(context: TaskContext) -> Any:
-            command = os.environ.get("WEBAPP_AGENT_COMMAND", "").strip()
-            if command:
-                return make_cli_agent_handler(command, **options)(context)
-            return default_agent(context)
-
-        self.executor.register(TaskType.AGENT, run_agent)
-
-    def _logged(self, handler: Any) -> Any:
-        """Wrap a non-process handler so its answer also lands in the run's log."""
-
-        def run(context: TaskContext) -> Any:
-            answer = handler(context)
-            if isinstance(answer, str):
-                self._on_output(
-                    context, "stdout", answer if answer.endswith("\n") else answer + "\n"
-                )
-            return answer
-
-        return run
-
-    def _cwd(self, context: TaskContext) -> str:
-        return self._running[context.id].cwd
-
-    def _env(self, context: TaskContext) -> dict[str, str]:
-        return self._running[context.id].env
-
-    def _on_output(self, context: TaskContext, stream: str, line: str) -> None:
-        run = self._running.get(context.id)
-        if run is not None:
-            self._write_log(run, line, stream)
-
-    def _write_log(self, run: RunningTask, text: str, stream: str = "system") -> None:
-        """Append to the run's log, creating it on first use (a task without output has
-        none). A log that cannot be written is reported once and never fails the task."""
-        if run.log_failed:
-            return
-        try:
-            if run.log is None:
-                run.log = LogWriter(run.log_path, cap_bytes=self.settings.log_cap_bytes)
-            if stream == "system":
-                run.log.write_system(text)
-            else:
-                run.log.write(text, stream)
-        except OSError:
-            run.log_failed = True
-            log.exception("worker %s: cannot write the log %s", self.id, run.log_path)
-
-    def _on_spawn(self, context: TaskContext, pid: int) -> None:
-        """Queue the process record; the next claim transaction writes it (until then,
-        recovery finds the process by the run ID in its environment)."""
-        record = (pid, pid, recovery.process_start(pid), context.id)
-        with self._lock:
-            self._spawned.append(record)
-
-    # -- lifecycle of the worker ----------------------------------------------------------------
     def register(self) -> None:
         """Write this worker's row (host, PID and its start time, heartbeat)."""
         bind_forever(self.settings)
@@ -364,120 +258,6 @@ class Worker:
             for run in runs:
                 self._running.pop(run.task.id, None)
                 self.store.forget_claim(run.task.id)
-
-    def _prepare(self, row: dict[str, Any], project: dict[str, Any]) -> RunningTask:
-        task = Task(
-            row["engine_title"], row["payload"], TaskType(row["type"]),
-            description=row["description"] or "", timeout=row["timeout"], _id=row["run_id"],
-            created_at=datetime.fromisoformat(row["engine_created_at"]),
-        )  # fmt: skip
-        task_dir = workspace.task_dir(self.settings.tasks_root, row["project_id"], row["task_id"])
-        env = {
-            **(project.get("env") or {}),
-            "WEBAPP_PROJECT_ID": row["project_id"],
-            "WEBAPP_TASK_ID": row["task_id"],
-            "WEBAPP_RUN_NO": str(row["run_no"]),
-            recovery.RUN_ENV: row["run_id"],
-        }
-        return RunningTask(
-            row["project_id"], row["task_id"], row["run_no"], task,
-            cwd=str(task_dir / workspace.WORKSPACE_DIR), env=env,
-            grace=float(project.get("shutdown_grace", 10.0)),
-            log_path=task_dir / artifacts.LOGS_DIR / artifacts.run_log_name(row["run_no"]),
-            git_repo=project.get("git_repo"),
-        )  # fmt: skip
-
-    def _execute(self, run: RunningTask) -> None:
-        bind_forever(self.settings)
-        self.store.set_actor(self.id)
-        self.store.set_save_hooks(self._claim_while_saving, self._drop_handoff)
-        self._handoff.runs = []
-        try:
-            self._execute_run(run)
-        except Exception:
-            log.exception("worker %s: task %s/%s crashed", self.id, run.project_id, run.task_id)
-            self._fail_unfinished(run, "the worker failed while running this task")
-        finally:
-            self.store.forget_claim(run.task.id)
-            if run.log is not None:
-                run.log.close()
-            with self._idle:
-                self._running.pop(run.task.id, None)
-                self._idle.notify_all()
-            handed, self._handoff.runs = self._handoff.runs, []
-            for claimed in handed:  # claimed in the transaction that saved this run's end
-                self._pool.submit(self._execute, claimed)
-            if not handed:
-                self._claim_next()
-
-    def _claim_next(self) -> None:
-        """A thread that just finished claims the next runs itself (no hand-off delay)."""
-        if self._stop_flag.is_set() or not self._registered:
-            return
-        try:
-            self._claim_and_start()
-        except Exception:
-            log.exception("worker %s: claiming after a run failed", self.id)
-            self._wake.set()
-
-    def _execute_run(self, run: RunningTask) -> None:
-        try:
-            self._prepare_workspace(run)
-        except Exception as exc:
-            self._write_log(run, f"[webapp] could not prepare the workspace: {exc}")
-            self._fail_unfinished(run, f"could not prepare the workspace: {exc}")
-            return
-        try:
-            result = self.executor.execute(run.task)
-        except (TaskCancelled, TaskExecutionError, TaskTimeoutError):
-            result = run.task.result
-        except Exception:
-            if not run.task.is_terminal:
-                raise  # not an outcome the executor recorded: a crash
-            result = run.task.result  # a handler error, or a stop before the start
-        if run.log is not None or (result is not None and result.status is not TaskStatus.DONE):
-            if run.log is not None:
-                run.log.flush()
-            if result is not None:
-                self._write_log(run, _footer(result))
-
-    def _prepare_workspace(self, run: RunningTask) -> None:
-        """The task's directory exists since task_new; git projects follow the marker
-        protocol (clone or reset a new task, fetch only for a retry)."""
-        if not run.git_repo and os.path.isdir(run.cwd):
-            return
-        root = self.settings.tasks_root
-        workspace.create_workspace(root, run.project_id, run.task_id, new_task=False)
-        how = workspace.prepare_workspace(run.cwd, run.git_repo)
-        if how not in ("none", "fetched"):
-            self._write_log(run, f"[webapp] workspace {how} from {run.git_repo}")
-
-    def _fail_unfinished(self, run: RunningTask, message: str) -> None:
-        """Fail a run that never reached the executor (or that it left unfinished)."""
-        task = run.task
-        if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
-            return
-        now = datetime.now()
-        task._set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
-                                    termination_reason="handler"))  # fmt: skip
-        task.transition_to(TaskStatus.FAILED, error=message)
-        try:
-            self.store.tasks.save(task)
-        except Exception:
-            log.exception("worker %s: could not record the failure of %s", self.id, task.id)
-
-
-def _footer(result: TaskResult) -> str:
-    took = f"after {result.duration:.2f} s"
-    if result.status is TaskStatus.DONE:
-        return f"[webapp] exited with code {result.returncode or 0} {took}"
-    if result.termination_reason == "cancelled":
-        return f"[webapp] stopped {took}"
-    if result.termination_reason == "timeout":
-        return f"[webapp] timed out {took}"
-    if result.returncode is not None:
-        return f"[webapp] exited with code {result.returncode} {took}"
-    return f"[webapp] failed {took}: {result.error}"
 
 
 def init_app(app: Any) -> Worker | None:
