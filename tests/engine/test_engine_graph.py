@@ -155,6 +155,18 @@ def test_independent_tasks_run_concurrently_up_to_max_workers(executor_with):  #
     assert peak[0] == 3 and graph.ok
 
 
+def test_one_worker_runs_ready_tasks_first_come_first_served(executor_with):
+    log: list[str] = []
+    first, second, child, grandchild = named("first", "second", "child", "grandchild")
+    graph = TaskGraph()
+    graph.add(first)
+    graph.add(second)
+    graph.add(child, after=[first])
+    graph.add(grandchild, after=[child])
+    graph.run(executor_with(scripted(log=log)), max_workers=1)
+    assert log == ["first", "second", "child", "grandchild"]  # second was waiting before child
+
+
 def test_diamond_of_sleeps_runs_in_parallel(executor):  # behaviour 66 (real bash)
     top, left, right, bottom = (Task.bash("sleep 0.3", title=n) for n in "TLRB")
     graph = TaskGraph()

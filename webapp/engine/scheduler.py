@@ -206,9 +206,14 @@ class GraphRun:
             self.errors[task.id] = exc
 
     def _launch(self, nodes: list[int], keep_one: bool = False) -> int | None:
-        """Count ``nodes`` as in flight and queue them; with ``keep_one`` the first is
-        returned for the calling worker to run next instead of being queued."""
+        """Count ``nodes`` as in flight and queue them, first come first served.
+
+        With ``keep_one`` and nothing else waiting, the first is returned for the calling
+        worker to run next instead of being queued (no hand-off between threads); with a
+        backlog everything is queued, so earlier-readied tasks keep their turn.
+        """
         kept = None
+        keep_one = keep_one and self.ready.empty()
         for node in nodes:
             self.inflight += 1
             self.running.add(node)
