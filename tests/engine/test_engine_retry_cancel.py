@@ -257,3 +257,20 @@ def test_shutdown_from_a_handler_still_waits_for_the_other_running_work():  # be
     assert other_started.wait(5)
     assert ex.submit(closing).result(timeout=5).output == "waited"
     assert other_future.result(timeout=5).output == "other"
+
+
+def test_a_cancelled_task_run_with_a_retry_policy_reports_the_cancel(executor_with, recorder):
+    calls = []
+    ex = executor_with(calls.append)
+    task = Task.bash("")
+    task.cancel()
+    with pytest.raises(ValueError, match="Cannot execute task with status 'cancelled'") as caught:
+        ex.execute(task)
+    assert type(caught.value) is ValueError
+    with pytest.raises(TaskCancelled, match=f"Task {task.id!r} was cancelled"):
+        ex.execute(task, retry_policy=RetryPolicy(max_attempts=2))
+    done = Task.bash("")
+    ex.execute(done)
+    with pytest.raises(ValueError, match="status 'done'"):
+        ex.execute(done, retry_policy=RetryPolicy(max_attempts=2))
+    assert len(calls) == 1 and recorder.types(task) == []

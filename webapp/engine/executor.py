@@ -30,10 +30,6 @@ _SINGLE_ATTEMPT = RetryPolicy()
 _pool_thread = threading.local()
 
 
-class _NotExecutable(ValueError):
-    """The task's status does not allow running it (never retried, never converted)."""
-
-
 def _cancelled_message(task: Task) -> str:
     return f"Task {task.id!r} was cancelled"
 
@@ -98,22 +94,22 @@ class TaskExecutor:
     ) -> TaskResult:
         """Run ``task`` now on this thread; returns its result or raises what ended it."""
         policy = self._check(task, retry_policy)
-        attempts = policy.max_attempts if task.type in self._handlers else 1
-        attempt = 1
-        while True:
+        if policy.max_attempts == 1 or task.type not in self._handlers:
+            return self._execute_once(task, upstream)  # a missing handler is never retried
+        for attempt in range(1, policy.max_attempts + 1):
             try:
                 return self._execute_once(task, upstream)
-            except (TaskCancelled, _NotExecutable):
+            except TaskCancelled:
                 raise
             except Exception:
                 if task.status is _CANCELLED:
                     raise TaskCancelled(_cancelled_message(task)) from None
-                if attempt >= attempts or task.status is not _FAILED:
+                if attempt >= policy.max_attempts or task.status is not _FAILED:
                     raise
             self._back_off(task, policy.backoff)
             if task.status is _CANCELLED:
                 raise TaskCancelled(_cancelled_message(task))
-            attempt += 1
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _check(self, task: object, retry_policy: object) -> RetryPolicy:
         if not isinstance(task, Task):
@@ -142,7 +138,7 @@ class TaskExecutor:
         with TRANSITION_LOCK:
             previous = task.status
             if not task.can_transition_to(_RUNNING):
-                raise _NotExecutable(f"Cannot execute task with status '{previous.value}'")
+                raise ValueError(f"Cannot execute task with status '{previous.value}'")
             task.transition_to(_RUNNING)
             if handler is None:
                 # FAILED->FAILED and BLOCKED->FAILED are illegal: pass through RUNNING silently.

@@ -278,13 +278,7 @@ class Task:
     def _set_blocked_by(self, task_id: str | None) -> None:
         object.__setattr__(self, "_blocked_by", task_id)
 
-    def _restore_status(self, status: TaskStatus) -> None:
-        """Put a stored status back without replaying the state machine (stores only)."""
-        if not isinstance(status, TaskStatus):
-            raise TypeError("status must be a TaskStatus")
-        object.__setattr__(self, "_status", status)
-
-    def _restore_status(self, status: TaskStatus) -> None:
+    def _restore_status(self, status: TaskStatus | str) -> None:
         """Store seam: put back a saved status as is (no state machine, no events)."""
         object.__setattr__(self, "_status", TaskStatus(status))
 
