@@ -5,7 +5,17 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup
 
-from webapp.web import archive, display, lookup, projects, rows, tasks, tasks_actions, tasks_live
+from webapp.web import (
+    archive,
+    display,
+    links,
+    lookup,
+    projects,
+    rows,
+    tasks,
+    tasks_actions,
+    tasks_live,
+)
 from webapp.web.logview import RenderedCache, ansi_to_html
 
 
@@ -20,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(lookup.user_can, "user_can")
     app.add_template_global(rows.task_rows, "task_rows")
+    app.add_template_global(links.task_links, "task_links")
     for blueprint in (
         projects.bp,
         tasks.bp,

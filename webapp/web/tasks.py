@@ -68,7 +68,7 @@ def show(project_id: str, task_id: str):
         return redirect(url_for("tasks.show", project_id=project_id, task_id=full_id, **args))
     task = orchestration.get_task_meta(project_id, full_id)
     history = orchestration.task_history(project_id, full_id)
-    panel = tasks_live.task_log_panel(task, request.args)
+    panel = tasks_live.task_log_panel(task)
     return render_template(
         "tasks/show.html",
         task=task,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import (
     Blueprint,
     Response,
@@ -10,12 +12,12 @@ from flask import (
     render_template,
     request,
     send_file,
-    url_for,
 )
 
 from webapp import orchestration
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
+from webapp.web.links import task_links
 from webapp.web.logview import RenderedCache, ansi_stylesheet, render_segments
 
 bp = Blueprint("tasks_live", __name__, url_prefix="/projects/<project_id>/tasks/<task_id>")
@@ -67,12 +69,12 @@ def parse_run(task) -> int | None:
 
 
 def log_urls(project_id: str, task_id: str, run_no: int | None) -> dict:
-    run = {"run": run_no} if run_no else {}
-    ids = {"project_id": project_id, "task_id": task_id}
+    links = task_links(SimpleNamespace(project_id=project_id, task_id=task_id))
+    run = f"?run={run_no}" if run_no else ""
     return {
-        "window_url": url_for("tasks_live.log", **ids, **run),
-        "download_url": url_for("tasks_live.download", **ids, **run),
-        "search_url": url_for("tasks.show", **ids, **run),
+        "window_url": links.log + run,
+        "download_url": links.download + run,
+        "search_url": links.page + run,
     }
 
 
@@ -83,7 +85,7 @@ def read_tail(project_id: str, task_id: str, run_no: int | None):
     return logs.read_from(path, start, logpanel.WINDOW_BYTES)
 
 
-def task_log_panel(task, args) -> logpanel.LogPanel:
+def task_log_panel(task) -> logpanel.LogPanel:
     """The task page's log: its tail, live unless the run is over; search results if asked."""
     run_no = parse_run(task)
     query = log_query()
@@ -95,9 +97,10 @@ def task_log_panel(task, args) -> logpanel.LogPanel:
         matches = orchestration.search_task_log(
             task.project_id, task.task_id, query, limit=SEARCH_LIMIT, run_no=run_no
         )
-    ids = {"project_id": task.project_id, "task_id": task.task_id}
-    run_links = [(n, url_for("tasks.show", **ids, run=n)) for n in range(1, (task.runs or 1) + 1)]
-    poll = None if done else url_for("tasks_live.log", **ids, **({"run": run_no} if run_no else {}))
+    urls = log_urls(task.project_id, task.task_id, run_no)
+    page = urls["search_url"].split("?", 1)[0]
+    run_links = [(n, f"{page}?run={n}") for n in range(1, (task.runs or 1) + 1)]
+    poll = None if done else urls["window_url"]
     return logpanel.build(
         chunk,
         done=done,
@@ -107,7 +110,7 @@ def task_log_panel(task, args) -> logpanel.LogPanel:
         matches=matches,
         run_no=run_no or task.run_no,
         run_links=run_links if len(run_links) > 1 else [],
-        **log_urls(task.project_id, task.task_id, run_no),
+        **urls,
     )
 
 
