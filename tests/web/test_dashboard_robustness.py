@@ -26,9 +26,9 @@ PAGES = [
     "/projects/{p}/archive/{t}",
     "/projects/{p}/archive/{t}/log",
 ]
-ARGS = ["status", "type", "q", "page", "offset", "end", "run", "v"]
+ARGS = ["status", "type", "q", "page", "offset", "end", "run", "v", "project_id", "task_id"]
 SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 

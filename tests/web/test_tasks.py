@@ -157,3 +157,18 @@ def test_running_task_shows_live_duration_and_stops(operator_client, project, wo
         step=worker.run_once,
     )
     assert stopped.status == "cancelled" and stopped.stop_requested_by == "operator"
+
+
+def test_query_arguments_named_like_route_arguments_are_harmless(operator_client, project):
+    ids = set()
+    while True:  # two tasks sharing a first letter make an ambiguous prefix
+        ids.add(new_task().task_id)
+        heads = [i[0] for i in ids]
+        if len(set(heads)) < len(heads):
+            break
+    head = next(h for h in heads if heads.count(h) > 1)
+    ambiguous = operator_client.get(f"/projects/demo/tasks/{head}?task_id=x&project_id=y")
+    assert ambiguous.status_code == 300
+    task_id = sorted(ids)[0]
+    unique = operator_client.get(f"/projects/demo/tasks/{task_id[:4]}?task_id=x&project_id=y")
+    assert unique.status_code in (300, 302)

@@ -35,7 +35,7 @@ def _match_url(view_arg: str, value: str) -> str:
     args = dict(request.view_args or {})
     if request.method == "GET" and view_arg in args:
         args[view_arg] = value
-        return url_for(request.endpoint, **args, **request.args.to_dict())
+        return url_for(request.endpoint, **{**request.args.to_dict(), **args})
     if view_arg == "archive_id":
         return url_for("archive.show", project_id=args.get("project_id"), archive_id=value)
     return url_for("tasks.show", project_id=args.get("project_id"), task_id=value)

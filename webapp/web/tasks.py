@@ -64,8 +64,8 @@ def resolve(project_id: str, task_ref: str) -> str:
 def show(project_id: str, task_id: str):
     full_id = task_id if orchestration.is_task_id(task_id) else resolve(project_id, task_id)
     if full_id != task_id:
-        args = request.args.to_dict()
-        return redirect(url_for("tasks.show", project_id=project_id, task_id=full_id, **args))
+        args = {**request.args.to_dict(), "project_id": project_id, "task_id": full_id}
+        return redirect(url_for("tasks.show", **args))
     task = orchestration.get_task_meta(project_id, full_id)
     history = orchestration.task_history(project_id, full_id)
     panel = tasks_live.task_log_panel(task)
