@@ -7,7 +7,7 @@ import time
 import pytest
 
 from webapp import orchestration as orch
-from webapp.store.records import bulk_insert_task_records
+from webapp.store.records_schema import bulk_insert_task_records
 
 
 def _queue(n: int, **kwargs) -> list[orch.TaskMeta]:

@@ -23,6 +23,7 @@ from webapp.orchestration.artifacts import (
     task_log_path,
 )
 from webapp.orchestration.context import Settings, bind, current, init_app, settings_of
+from webapp.orchestration.deletion import TaskDeleteResult, mark_task_deleting, task_delete
 from webapp.orchestration.errors import (
     AmbiguousArchive,
     AmbiguousTaskId,
@@ -45,9 +46,6 @@ from webapp.orchestration.errors import (
 )
 from webapp.orchestration.identity import is_task_id, normalize_task_id_input
 from webapp.orchestration.lifecycle import (
-    TaskDeleteResult,
-    mark_task_deleting,
-    task_delete,
     task_new,
     task_rename,
     task_retry,

@@ -24,7 +24,8 @@ from sqlite_utils import Database
 
 from webapp.engine.task import Task, TaskStatus
 from webapp.store.db import apply_migrations
-from webapp.store.records import bump_project, now_text, records_migrations
+from webapp.store.records import bump_project, now_text
+from webapp.store.records_schema import records_migrations
 from webapp.store.sqlite import SQLiteStore, SQLiteTaskCollection
 from webapp.store.workers import delete_stop_request, get_stop_request
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from webapp.engine import Task, TaskExecutor
-from webapp.orchestration import lifecycle, recovery
+from webapp.orchestration import deletion, recovery
 from webapp.orchestration.archive import apply_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
@@ -75,7 +75,7 @@ class Worker(RunExecution):
         """Mark dead workers' tasks lost, finish interrupted deletes, apply retention."""
         bind_forever(self.settings)
         lost = recovery.reap_dead_workers(self.settings, self.id, now=now)
-        lifecycle.resume_interrupted_deletes(actor=self.id)
+        deletion.resume_interrupted_deletes(actor=self.id)
         self._apply_retention()
         return lost
 
@@ -169,7 +169,7 @@ class Worker(RunExecution):
             self.store.set_actor(self.id)
             self.register()
         recovery.reap_dead_workers(self.settings, self.id, now=now)
-        lifecycle.resume_interrupted_deletes(actor=self.id, skip_running=True)
+        deletion.resume_interrupted_deletes(actor=self.id, skip_running=True)
         if now >= self._next_retention:
             self._next_retention = now + self.settings.retention_interval
             self._apply_retention()
