@@ -9,7 +9,6 @@ from webapp.web import (
     archive,
     display,
     links,
-    lookup,
     projects,
     rows,
     tasks,
@@ -28,7 +27,6 @@ def init_app(app: Flask) -> None:
     display.init_app(app)
     app.extensions[tasks_live.CACHE_KEY] = RenderedCache()
     app.add_template_filter(highlight, "highlight")
-    app.add_template_global(lookup.user_can, "user_can")
     app.add_template_global(rows.task_rows, "task_rows")
     app.add_template_global(links.task_links, "task_links")
     for blueprint in (

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.exceptions import BadRequest, Conflict, HTTPException, NotFound
 
 from webapp.orchestration import errors
@@ -71,12 +70,6 @@ def register(bp: Blueprint) -> None:
 def current_actor() -> str:
     """Who is acting: the signed-in user's name (the login gate guarantees one)."""
     return auth.actor_name()
-
-
-def user_can(role: str) -> bool:
-    """Whether the signed-in user has ``role`` (templates hide what they may not do)."""
-    can = getattr(current_user, "can", None)
-    return bool(can and can(role))
 
 
 def safe_next(target: str | None, fallback: str) -> str:

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import lookup
-from webapp.web.auth import record_audit, require_role
+from webapp.web.auth import record_audit, require_role, user_can_delete
 
 bp = Blueprint("tasks_actions", __name__, url_prefix="/projects/<project_id>")
 lookup.register(bp)
@@ -156,7 +156,7 @@ def bulk(project_id: str):
     action = request.form.get("action", "")
     if action not in BULK_ACTIONS:
         abort(400, f"Unknown bulk action {action!r}; choose one of: {', '.join(BULK_ACTIONS)}.")
-    if action == "delete" and not lookup.user_can("admin"):
+    if action == "delete" and not user_can_delete():
         abort(403, "Deleting tasks needs the admin role.")
     back = lookup.safe_next(
         request.form.get("next"), url_for("projects.show", project_id=project_id)
