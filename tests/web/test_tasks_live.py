@@ -100,3 +100,4 @@ def test_ansi_stylesheet_is_served(operator_client):
     response = operator_client.get("/static/vendor/ansi.css")
     assert response.status_code == 200 and response.mimetype == "text/css"
     assert b".log .ansi32" in response.data
+    assert "max-age=3600" in response.headers["Cache-Control"]  # one download per hour
