@@ -255,3 +255,22 @@ def test_heartbeats_are_recorded(project, make_worker):
     assert (
         os.getpid() == db.execute("SELECT pid FROM workers WHERE id = ?", [worker.id]).fetchone()[0]
     )
+
+
+def test_the_app_starts_its_own_worker_when_enabled(tmp_path, until):
+    from webapp import create_app
+
+    app = create_app({
+        "TESTING": True, "DATA_DIR": str(tmp_path / "app"), "SECRET_KEY": "x",
+        "WORKER_ENABLED": True, "WORKER_POLL_INTERVAL": 0.05, "CREATE_FIRST_ADMIN": False,
+    })  # fmt: skip
+    worker = app.extensions["webapp.worker"]
+    try:
+        with orch.bind(orch.settings_of(app)):
+            orch.project_create("demo")
+            task = orch.task_new("demo", payload="echo served")
+            until(lambda: orch.get_task_meta("demo", task.task_id).status == "completed")
+    finally:
+        assert worker.stop(timeout=5)
+    off = {"TESTING": True, "DATA_DIR": str(tmp_path / "off"), "SECRET_KEY": "x"}
+    assert "webapp.worker" not in create_app({**off, "WORKER_ENABLED": False}).extensions
