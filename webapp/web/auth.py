@@ -29,7 +29,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from webapp.accounts import audit, throttle, tokens, users
 from webapp.store.accounts import accounts_migrations
-from webapp.store.db import open_database
+from webapp.store.db import ThreadDatabases, open_database
 
 bp = Blueprint("auth", __name__)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,17 +60,12 @@ class CurrentUser(UserMixin):
 # -- per-request helpers -------------------------------------------------------------------
 
 
+ACCOUNTS_DATABASES = "webapp.accounts_databases"
+
+
 def accounts_db():
-    """This request's accounts ``Database`` (opened on first use, closed at teardown)."""
-    if "accounts_db" not in g:
-        g.accounts_db = open_database(current_app.config["DATABASE"])
-    return g.accounts_db
-
-
-def _close_db(_exc=None) -> None:
-    db = g.pop("accounts_db", None)
-    if db is not None:
-        db.close()
+    """The calling thread's accounts ``Database``, kept open for the thread's next requests."""
+    return current_app.extensions[ACCOUNTS_DATABASES].get()
 
 
 def hasher():
@@ -293,7 +288,6 @@ def init_app(app: Flask) -> None:
     manager.user_loader(load_session_user)
     manager.request_loader(load_token_user)
     manager.init_app(app)
-    app.teardown_appcontext(_close_db)
     app.after_request(audit_unrecorded_change)
     app.register_blueprint(bp)
 
@@ -302,3 +296,4 @@ def init_app(app: Flask) -> None:
         return {"current_user": current_user, "user_can": user_can}
 
     prepare_database(app)
+    app.extensions[ACCOUNTS_DATABASES] = ThreadDatabases(app.config["DATABASE"])
