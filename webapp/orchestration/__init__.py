@@ -44,6 +44,14 @@ from webapp.orchestration.errors import (
     UnsafePath,
     WorkspaceError,
 )
+from webapp.orchestration.graphs import (
+    GraphMeta,
+    graph_cancel,
+    graph_get,
+    graph_list,
+    graph_new,
+    graph_retry,
+)
 from webapp.orchestration.identity import is_task_id, normalize_task_id_input
 from webapp.orchestration.lifecycle import (
     task_new,
@@ -93,6 +101,7 @@ __all__ = [
     "AmbiguousTaskId",
     "ArchiveNotFound",
     "ArchivedTask",
+    "GraphMeta",
     "InvalidArchiveId",
     "InvalidProject",
     "InvalidSlashForm",
@@ -126,6 +135,11 @@ __all__ = [
     "get_task_meta",
     "get_tasks",
     "get_workspace_git_diff",
+    "graph_cancel",
+    "graph_get",
+    "graph_list",
+    "graph_new",
+    "graph_retry",
     "init_app",
     "is_task_id",
     "list_archived_tasks",

@@ -9,11 +9,13 @@ reuses a PID while it still names a process group).
 A worker is dead when it ran on this host and its process is gone, or when its heartbeat
 is older than ``worker_lost_after``. Reaping takes the dead worker's row in the same
 ``BEGIN IMMEDIATE`` transaction that marks its runs failed with reason "lost", so two
-reapers never reap the same worker; nothing else is changed.
+reapers never reap the same worker; nothing else is changed, except that the graphs the
+dead worker was running go back to the queue (their DONE members stay done).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -26,7 +28,7 @@ from typing import Any
 from webapp.engine.task import TaskResult, TaskStatus
 from webapp.orchestration.context import Settings
 from webapp.orchestration.status import LOST_REASON
-from webapp.store import records, workers
+from webapp.store import graph_records, records, workers
 from webapp.store.db import immediate
 
 log = logging.getLogger(__name__)
@@ -149,16 +151,23 @@ def run_processes(run_ids: list[str]) -> dict[str, list[int]]:
     return found
 
 
-def kill_run_processes(run_ids: list[str]) -> int:
-    """SIGKILL every live process of these runs (see ``run_processes``); returns how many."""
+def kill_run_processes(run_ids: list[str], *, rounds: int = 5) -> int:
+    """SIGKILL every live process of these runs and their process groups; returns how many.
+
+    A process found by its run ID is the run's own, so its whole group goes too (that also
+    takes a child forked after the scan). Scans again until nothing is left (a few rounds).
+    """
     killed = 0
-    for pids in run_processes(run_ids).values():
-        for pid in pids:
-            try:
+    for _ in range(rounds):
+        found = [pid for pids in run_processes(run_ids).values() for pid in pids]
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
                 killed += 1
-            except (ProcessLookupError, PermissionError):
-                continue
     return killed
 
 
@@ -239,8 +248,11 @@ def reap_dead_workers(
             runs = workers.running_runs_of(db, row["id"])
             local = row["hostname"] == HOSTNAME
             lost += _finish_runs(settings, runs, reason, reaper_id, local)
+            graph_records.requeue_graphs_of(db, row["id"], f"requeued: {reason}")
         log.warning("%s: marked %d running task(s) lost", reason, len(runs))
     with settings.store.write_lock, immediate(db):
+        for _, worker_id in graph_records.orphaned_graphs(db):
+            graph_records.requeue_graphs_of(db, worker_id, f"requeued: worker {worker_id} left")
         orphans = workers.orphaned_runs(db)
         for run in orphans:
             reason = f"worker {run['worker_id']} no longer runs this task"

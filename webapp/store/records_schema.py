@@ -194,3 +194,31 @@ def bulk_insert_task_records(db: Database, rows: list[dict[str, Any]]) -> None:
             "SELECT project_id, status, count(*) FROM task_records GROUP BY project_id, status"
         )
         db.execute("INSERT INTO task_search (task_search) VALUES ('rebuild')")
+
+
+@records_migrations()
+def m002_graph_records(db: Database) -> None:
+    """graph_records: one row per DAG workflow (its members are task records with graph_id)."""
+    db["graph_records"].create(
+        {
+            "graph_id": str, "project_id": str, "title": str, "status": str,
+            "created_at": str, "created_by": str, "queued_at": str, "worker_id": str,
+            "started_at": str, "finished_at": str, "cancel_requested_by": str, "note": str,
+            "attempts": int, "version": int,
+        },
+        pk="graph_id",
+        not_null={"project_id", "title", "status", "created_at", "queued_at", "attempts",
+                  "version"},
+        defaults={"attempts": 0, "version": 1},
+        if_not_exists=True,
+    )  # fmt: skip
+    db["graph_records"].create_index(["project_id", "created_at"], if_not_exists=True)
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS graph_records_queue ON graph_records (queued_at) "
+        "WHERE status = 'queued'"
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS graph_records_running ON graph_records (worker_id) "
+        "WHERE status = 'running'"
+    )
+    db["task_records"].create_index(["graph_id"], if_not_exists=True)

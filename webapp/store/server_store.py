@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator
 
 from sqlite_utils import Database
 
+from webapp.engine.graph import TaskGraph
 from webapp.engine.task import Task, TaskStatus
 from webapp.store.db import apply_migrations
 from webapp.store.records import bump_project, now_text
 from webapp.store.records_schema import records_migrations
-from webapp.store.sqlite import SQLiteStore, SQLiteTaskCollection
+from webapp.store.sqlite import SQLiteGraphCollection, SQLiteStore, SQLiteTaskCollection
 from webapp.store.workers import delete_stop_request, get_stop_request
 
 _TERMINAL = frozenset({"done", "failed", "cancelled", "blocked"})
@@ -42,6 +43,7 @@ _HOOK_RECORD = (
     "UPDATE task_records SET engine_status = ?, status = ?, reason = ?, exit_code = ?, "
     "error = ?, finished_at = ?, version = version + 1 WHERE project_id = ? AND task_id = ?"
 )
+_HOOK_STARTED = "UPDATE task_records SET started_at = ? WHERE run_id = ?"
 _HOOK_TRANSITION = (
     "INSERT INTO transitions (project_id, task_id, run_id, run_no, at, actor, from_status, "
     "to_status, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -106,6 +108,14 @@ class _ServerTasks(SQLiteTaskCollection):
             super().cancel(task_id)
 
 
+class _ServerGraphs(SQLiteGraphCollection):
+    """``store.graphs`` whose saves queue on the process's write lock too."""
+
+    def save(self, graph: TaskGraph) -> None:
+        with self._store.write_lock:
+            super().save(graph)
+
+
 class ServerStore(SQLiteStore):
     """SQLiteStore plus the orchestration tables and the transition-recording hook."""
 
@@ -119,6 +129,8 @@ class ServerStore(SQLiteStore):
         # over at once, where SQLite's busy handler sleeps 1-100 ms between retries.
         self.write_lock = threading.RLock()
         self.tasks = _ServerTasks(self)
+        self.graphs = _ServerGraphs(self)
+        self.default_actor: str | None = None  # a worker process's id, for engine threads
         with self.lock:
             apply_migrations(self.db, records_migrations)
 
@@ -154,7 +166,7 @@ class ServerStore(SQLiteStore):
 
     @property
     def actor(self) -> str:
-        return getattr(self._local, "actor", None) or "system"
+        return getattr(self._local, "actor", None) or self.default_actor or "system"
 
     # -- the hook ------------------------------------------------------------------------------
     def _after_task_save(
@@ -173,8 +185,8 @@ class ServerStore(SQLiteStore):
         if lost and not (task.status is TaskStatus.FAILED and termination == "lost"):
             raise StaleRun(f"run {task.id} of task {project_id}/{task_id} was declared lost")
         status = task.status.value
-        if previous_status is task.status and result is None and previous_status is not None:
-            return  # a RUNNING save of a run the claim already marked running
+        if previous_status is task.status:
+            return  # a re-save (a graph's closing save, a claimed run's STARTED): no change
         now = now_text()
         finished = now if status in _TERMINAL and result is not None else None
         exit_code = result.returncode if result else None
@@ -197,6 +209,8 @@ class ServerStore(SQLiteStore):
             _HOOK_RECORD,
             [status, ui, termination, exit_code, error, finished, project_id, task_id],
         )
+        if status == "running":  # a graph member starting (plain runs start at their claim)
+            conn.execute(_HOOK_STARTED, [now, task.id])
         bump_project(db, project_id)
         if previous_status is None or ui != shown:
             stopped_by = stop["actor"] if stop else None

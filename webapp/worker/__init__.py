@@ -25,8 +25,9 @@ from webapp.orchestration import deletion, recovery
 from webapp.orchestration.archive import apply_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
-from webapp.store import records, workers
+from webapp.store import graph_records, records, workers
 from webapp.store.db import immediate
+from webapp.worker.graphs import GraphDriver, GraphExecution
 from webapp.worker.runs import DEFAULT_KILL_GRACE, RunExecution, RunningTask, log
 
 EXTENSION_KEY = "webapp.worker"
@@ -34,7 +35,7 @@ EXTENSION_KEY = "webapp.worker"
 __all__ = ["EXTENSION_KEY", "RunningTask", "Worker", "init_app"]
 
 
-class Worker(RunExecution):
+class Worker(RunExecution, GraphExecution):
     """Claims and runs queued tasks; ``start()`` runs it on threads, ``run_once()`` steps it."""
 
     def __init__(self, settings: Settings, *, threads: int | None = None, name: str = "worker"):
@@ -45,7 +46,8 @@ class Worker(RunExecution):
         self.id = f"{name}:{me['hostname']}:{me['pid']}:{secrets.token_hex(3)}"
         self.executor = TaskExecutor.empty(self.store)
         self._register_handlers()
-        self._running: dict[str, RunningTask] = {}
+        self._running: dict[str, RunningTask | GraphDriver] = {}
+        self._members: dict[str, RunningTask] = {}  # tasks of the graphs being driven here
         self._spawned: list[tuple[int, int, str | None, str]] = []
         self._lock = threading.Lock()
         self._handoff = threading.local()  # runs claimed while saving this thread's run
@@ -69,6 +71,7 @@ class Worker(RunExecution):
             {"id": self.id, **me, "threads": self.threads, "started_at": now, "heartbeat_at": now},
         )
         self._registered = True
+        self.store.default_actor = self.id  # for the engine's own threads (graph members)
         self._next_beat = now + self.settings.heartbeat_interval
 
     def recover(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -121,29 +124,36 @@ class Worker(RunExecution):
 
     def _cancel_all(self, grace: float) -> None:
         with self._lock:
-            running = list(self._running.items())
-        if not running:
+            running = [(i, r) for i, r in self._running.items() if isinstance(r, RunningTask)]
+            running += list(self._members.items())
+            graphs = [r.graph_id for r in self._running.values() if isinstance(r, GraphDriver)]
+        if not running and not graphs:
             return
         db = self.store.db
+        actor = f"{self.id} (shutting down)"
         with self.store.lock, self.store.write_lock, immediate(db):
+            for graph_id in graphs:
+                graph_records.update_graph(db, graph_id, {"cancel_requested_by": actor})
             for run_id, run in running:
                 workers.add_stop_request(
                     db,
                     {
                         "run_id": run_id, "project_id": run.project_id, "task_id": run.task_id,
-                        "worker_id": self.id, "actor": f"{self.id} (shutting down)",
+                        "worker_id": self.id, "actor": actor,
                         "requested_at": records.now_text(), "grace": min(grace, run.grace),
                     },
                 )  # fmt: skip
         for _, run in running:
-            self.executor.cancel(run.task, grace=min(grace, run.grace))
+            if not run.task.is_terminal:
+                self.executor.cancel(run.task, grace=min(grace, run.grace))
 
     def is_idle(self) -> bool:
         """Nothing running here and nothing queued anywhere."""
         with self._lock:
             if self._running:
                 return False
-        return not workers.has_queued(self.store.db)
+        db = self.store.db
+        return not workers.has_queued(db) and not graph_records.has_queued_graph(db)
 
     # -- one step ----------------------------------------------------------------------------------
     def run_once(self, now: float | None = None) -> int:
@@ -191,7 +201,7 @@ class Worker(RunExecution):
     def _handle_stop_requests(self) -> None:
         db = self.store.db
         for request in workers.pending_stop_requests(db, self.id):
-            run = self._running.get(request["run_id"])
+            run = self._find(request["run_id"])
             if run is not None:
                 self.executor.cancel(run.task, grace=request["grace"])
             with self.store.write_lock:
@@ -213,13 +223,12 @@ class Worker(RunExecution):
         is about to be free: one more slot, and the claim commits with that save.
         """
         with self._lock:
-            free = self.threads - len(self._running) + int(finishing)
+            slots = self.threads - len(self._running) + int(finishing)
             spawned, self._spawned = self._spawned, []
         db = self.store.db
-        if free <= 0 or not workers.has_queued(db):
-            free = 0
-            if not spawned:
-                return []
+        free = slots if slots > 0 and workers.has_queued(db) else 0
+        if not free and not spawned:
+            return self._claim_graphs(db, slots)
         try:
             with self.store.lock:
                 claimed = workers.claim_runs(
@@ -241,12 +250,20 @@ class Worker(RunExecution):
             for run in runs:
                 self.store.claimed_running(run.task.id)
                 self._running[run.task.id] = run
-        return runs
+        return runs + self._claim_graphs(db, slots - len(runs))
+
+    def _claim_graphs(self, db: Any, slots: int) -> list[GraphDriver]:
+        driver = self._claim_graph(db) if slots > 0 else None
+        if driver is None:
+            return []
+        with self._lock:
+            self._running[driver.graph_id] = driver
+        return [driver]
 
     def _claim_while_saving(self, db: Any, task: Task) -> None:
         """Store hook on this worker's threads: a run's end is being saved; claim the next
         runs in the same transaction (one commit instead of two per task)."""
-        if self._stop_flag.is_set() or task.id not in self._running:
+        if self._stop_flag.is_set() or task.id != getattr(self._handoff, "current", None):
             return
         self._handoff.runs = self._claim(finishing=True)
 
@@ -256,8 +273,8 @@ class Worker(RunExecution):
         self._handoff.runs = []
         with self._lock:
             for run in runs:
-                self._running.pop(run.task.id, None)
-                self.store.forget_claim(run.task.id)
+                self._running.pop(run.id, None)
+                self.store.forget_claim(run.id)
 
 
 def init_app(app: Any) -> Worker | None:

@@ -57,6 +57,10 @@ class RunningTask:
     log: LogWriter | None = None
     log_failed: bool = False
 
+    @property
+    def id(self) -> str:
+        return self.task.id
+
 
 class RunExecution:
     """Executes claimed runs (mixed into Worker, which owns the state used here:
@@ -94,14 +98,19 @@ class RunExecution:
 
         return run
 
+    def _find(self, run_id: str) -> RunningTask | None:
+        """A claimed run of this worker, or a member of a graph it is running."""
+        run = self._running.get(run_id)
+        return run if isinstance(run, RunningTask) else self._members.get(run_id)
+
     def _cwd(self, context: TaskContext) -> str:
-        return self._running[context.id].cwd
+        return self._find(context.id).cwd
 
     def _env(self, context: TaskContext) -> dict[str, str]:
-        return self._running[context.id].env
+        return self._find(context.id).env
 
     def _on_output(self, context: TaskContext, stream: str, line: str) -> None:
-        run = self._running.get(context.id)
+        run = self._find(context.id)
         if run is not None:
             self._write_log(run, line, stream)
 
@@ -135,38 +144,51 @@ class RunExecution:
             description=row["description"] or "", timeout=row["timeout"], _id=row["run_id"],
             created_at=datetime.fromisoformat(row["engine_created_at"]),
         )  # fmt: skip
-        task_dir = workspace.task_dir(self.settings.tasks_root, row["project_id"], row["task_id"])
+        return self._run_context(row["project_id"], row["task_id"], row["run_no"], task, project)
+
+    def _run_context(
+        self, project_id: str, task_id: str, run_no: int, task: Task, project: dict[str, Any]
+    ) -> RunningTask:
+        """Where and with what a run executes: its workspace, environment and log file."""
+        task_dir = workspace.task_dir(self.settings.tasks_root, project_id, task_id)
         env = {
             **(project.get("env") or {}),
-            "WEBAPP_PROJECT_ID": row["project_id"],
-            "WEBAPP_TASK_ID": row["task_id"],
-            "WEBAPP_RUN_NO": str(row["run_no"]),
-            recovery.RUN_ENV: row["run_id"],
+            "WEBAPP_PROJECT_ID": project_id,
+            "WEBAPP_TASK_ID": task_id,
+            "WEBAPP_RUN_NO": str(run_no),
+            recovery.RUN_ENV: task.id,
         }
         return RunningTask(
-            row["project_id"], row["task_id"], row["run_no"], task,
+            project_id, task_id, run_no, task,
             cwd=str(task_dir / workspace.WORKSPACE_DIR), env=env,
             grace=float(project.get("shutdown_grace", 10.0)),
-            log_path=task_dir / artifacts.LOGS_DIR / artifacts.run_log_name(row["run_no"]),
+            log_path=task_dir / artifacts.LOGS_DIR / artifacts.run_log_name(run_no),
             git_repo=project.get("git_repo"),
         )  # fmt: skip
 
-    def _execute(self, run: RunningTask) -> None:
+    def _execute(self, run: Any) -> None:
+        """Run one claimed run (or drive one claimed graph) on this pool thread."""
         bind_forever(self.settings)
         self.store.set_actor(self.id)
         self.store.set_save_hooks(self._claim_while_saving, self._drop_handoff)
         self._handoff.runs = []
+        self._handoff.current = run.id
         try:
-            self._execute_run(run)
+            if isinstance(run, RunningTask):
+                self._execute_run(run)
+            else:
+                self._execute_graph_safely(run)
         except Exception:
             log.exception("worker %s: task %s/%s crashed", self.id, run.project_id, run.task_id)
             self._fail_unfinished(run, "the worker failed while running this task")
         finally:
-            self.store.forget_claim(run.task.id)
-            if run.log is not None:
-                run.log.close()
+            self._handoff.current = None
+            if isinstance(run, RunningTask):
+                self.store.forget_claim(run.task.id)
+                if run.log is not None:
+                    run.log.close()
             with self._idle:
-                self._running.pop(run.task.id, None)
+                self._running.pop(run.id, None)
                 self._idle.notify_all()
             handed, self._handoff.runs = self._handoff.runs, []
             for claimed in handed:  # claimed in the transaction that saved this run's end
