@@ -60,6 +60,8 @@ def test_a_graph_runs_in_dependency_order(project, tmp_path, make_worker, until)
     assert orch.task_list("demo").total == 4  # members are tasks like any other
     with pytest.raises(orch.TaskStateConflict, match="belongs to a graph"):
         orch.task_stop("demo", a)
+    with pytest.raises(orch.TaskStateConflict, match="cancel the graph before deleting"):
+        orch.task_delete("demo", a)
     worker = make_worker(threads=2, start=True)
     until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed")
     assert _keys(ran) == ["a", "b", "c", "z"]
@@ -72,6 +74,8 @@ def test_a_graph_runs_in_dependency_order(project, tmp_path, make_worker, until)
     assert history[1].actor == worker.id
     assert "fetch" not in orch.read_task_log("demo", b).text
     assert orch.read_task_log("demo", a).text.startswith(f"{a}-a\n")
+    assert orch.task_delete("demo", a).warnings == []  # a finished graph's tasks can go
+    assert [m.task_id for m in orch.graph_get("demo", graph.graph_id).members] == [b, c, z]
 
 
 def test_a_failure_blocks_dependents_and_a_rerun_resumes(project, tmp_path, make_worker, until):

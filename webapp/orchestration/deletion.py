@@ -21,7 +21,7 @@ from webapp.orchestration.errors import ArchiveIncomplete, TaskNotFound, TaskSta
 from webapp.orchestration.lifecycle import _record, _request_stop, _transaction
 from webapp.orchestration.projects import project_row
 from webapp.orchestration.status import derive_status
-from webapp.store import records
+from webapp.store import graph_records, records
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,12 @@ def mark_task_deleting(
     grace = float(project_row(project_id)["shutdown_grace"])
     with _transaction() as db:
         row = _record(db, project_id, task_id)
+        graph = row["graph_id"] and graph_records.get_graph(db, row["graph_id"])
+        if graph and graph["status"] in ("queued", "running"):
+            raise TaskStateConflict(
+                f"Task {task_id} belongs to graph {graph['graph_id']}, which is "
+                f"{graph['status']}; cancel the graph before deleting its tasks"
+            )
         previous = row["delete_owner"]
         if row["deleting"] and previous is not None and previous != owner:
             alive = recovery.token_alive(previous)
