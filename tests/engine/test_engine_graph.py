@@ -341,6 +341,37 @@ def test_reruns(executor_with, recorder):  # behaviour 73
     assert len(recorder.events) == count  # an all-DONE graph emits nothing
 
 
+def test_a_failed_carry_over_under_a_bad_parent_blocks_its_children(executor_with, recorder):
+    # 73: upstream ttasks raises "scheduler made no progress" here; the children must end.
+    gone, stuck, child, grandchild = named("gone", "stuck", "child", "grandchild")
+    gone.cancel()
+    stuck.transition_to(S.FAILED, error="earlier run")
+    graph = TaskGraph()
+    graph.add(gone)
+    graph.add(stuck, after=[gone])
+    graph.add(child, after=[stuck])
+    graph.add(grandchild, after=[child])
+    graph.run(executor_with(scripted()))
+    assert stuck.is_failed and stuck.error == "earlier run" and recorder.types(stuck) == []
+    assert child.is_blocked and child.blocked_by == stuck.id
+    assert grandchild.is_blocked and grandchild.blocked_by == child.id and not graph.ok
+
+
+def test_carry_overs_readied_last_are_still_retried(executor_with):
+    # 73: upstream ttasks may finish the run before these become ready and never runs them.
+    log: list[str] = []
+    root, was_blocked, was_failed = named("root", "was_blocked", "was_failed")
+    was_blocked.transition_to(S.BLOCKED)
+    was_blocked._set_blocked_by(root.id)
+    was_failed.transition_to(S.FAILED, error="old")
+    graph = TaskGraph()
+    graph.add(root, finally_=True, required=False)
+    graph.add(was_blocked, after=[root])
+    graph.add(was_failed, after=[root, was_blocked])
+    graph.run(executor_with(scripted(log=log)), max_workers=1)
+    assert log == ["root", "was_blocked", "was_failed"] and graph.ok
+
+
 def test_blocked_in_this_run_never_submitted_and_done_finally_not_rerun(executor_with):  # 74
     log: list[str] = []
     a, b, fin = named("a", "b", "fin")

@@ -206,7 +206,8 @@ class GraphRun:
             self.errors[task.id] = exc
 
     def _launch(self, nodes: list[int], keep_one: bool = False) -> int | None:
-        """Count ``nodes`` as in flight and queue them, first come first served.
+        """Count ``nodes`` as in flight and queue them, first come first served; nodes
+        readied together go in insertion order.
 
         With ``keep_one`` and nothing else waiting, the first is returned for the calling
         worker to run next instead of being queued (no hand-off between threads); with a
@@ -214,6 +215,8 @@ class GraphRun:
         """
         kept = None
         keep_one = keep_one and self.ready.empty()
+        if len(nodes) > 1:
+            nodes.sort()
         for node in nodes:
             self.inflight += 1
             self.running.add(node)
