@@ -221,4 +221,8 @@ def m002_graph_records(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS graph_records_running ON graph_records (worker_id) "
         "WHERE status = 'running'"
     )
-    db["task_records"].create_index(["graph_id"], if_not_exists=True)
+    # Partial: plain tasks (graph_id NULL) stay out, so "graph_id IS NULL" never picks it.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS task_records_members ON task_records (graph_id) "
+        "WHERE graph_id IS NOT NULL"
+    )
