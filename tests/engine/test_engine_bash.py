@@ -94,6 +94,22 @@ def test_shell_features_and_bad_bytes(executor):  # behaviour 21
     assert executor.execute(task).output == "a\ufffdb\n" and task.is_done
 
 
+def test_universal_newlines_like_text_mode(executor, recorder):  # reference 2.2 (text=True)
+    task = Task.bash("printf 'a\\r\\nb\\r\\n'; printf 'p1\\rp2\\rp3'")
+    assert executor.execute(task).output == "a\nb\np1\np2\np3"
+    chunks = [e.output_chunk for e in recorder.of(TaskEventType.OUTPUT, task)]
+    assert chunks == ["a\n", "b\n", "p1\n", "p2\n", "p3"]
+    split = Task.bash("printf 'x\\r'; sleep 0.05; printf '\\ny\\r'")
+    assert executor.execute(split).output == "x\ny\n"  # a "\r\n" split across reads is one end
+
+
+def test_raw_newlines_on_request(executor):
+    from webapp.engine import TaskType, make_bash_handler
+
+    executor.register(TaskType.BASH, make_bash_handler(universal_newlines=False))
+    assert executor.execute(Task.bash("printf 'a\\r\\nb\\rc'")).output == "a\r\nb\rc"
+
+
 def test_bash_runs_under_bash_not_sh(executor):  # bug 2
     result = executor.execute(Task.bash('[[ 1 == 1 ]] && echo "$0 $BASH_VERSION"'))
     shell, version = result.output.split()

@@ -70,6 +70,7 @@ def make_cli_agent_handler(
     keep_output_bytes: int | None = None,
     on_spawn: SpawnCallback | None = None,
     kill_grace: float = 5.0,
+    universal_newlines: bool = True,
 ) -> Callable[[TaskContext], Any]:
     """Run an agent CLI through the shared subprocess runner.
 
@@ -95,6 +96,7 @@ def make_cli_agent_handler(
         keep_output_bytes=keep_output_bytes,
         on_spawn=on_spawn,
         kill_grace=kill_grace,
+        universal_newlines=universal_newlines,
     )
 
 

@@ -27,6 +27,7 @@ def make_bash_handler(
     keep_output_bytes: int | None = None,
     on_spawn: SpawnCallback | None = None,
     kill_grace: float = 5.0,
+    universal_newlines: bool = True,
 ) -> Callable[[TaskContext], Any]:
     """A BASH handler running on the shared runner (see :func:`make_command_handler`)."""
     return make_command_handler(
@@ -37,4 +38,5 @@ def make_bash_handler(
         keep_output_bytes=keep_output_bytes,
         on_spawn=on_spawn,
         kill_grace=kill_grace,
+        universal_newlines=universal_newlines,
     )

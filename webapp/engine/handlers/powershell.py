@@ -38,6 +38,7 @@ def make_powershell_handler(
     keep_output_bytes: int | None = None,
     on_spawn: SpawnCallback | None = None,
     kill_grace: float = 5.0,
+    universal_newlines: bool = True,
 ) -> Callable[[TaskContext], Any]:
     """A POWERSHELL handler running on the shared runner (see :func:`make_command_handler`)."""
     return make_command_handler(
@@ -48,4 +49,5 @@ def make_powershell_handler(
         keep_output_bytes=keep_output_bytes,
         on_spawn=on_spawn,
         kill_grace=kill_grace,
+        universal_newlines=universal_newlines,
     )

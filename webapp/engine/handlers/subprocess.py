@@ -1,8 +1,9 @@
 """One subprocess runner for every process-backed handler (bash, pwsh, agent CLIs).
 
 The process runs in its own process group. Its stdout and stderr are read on the calling
-thread with a selector (no reader threads), decoded as UTF-8 (bad bytes become U+FFFD) and
-reported line by line, in arrival order, as OUTPUT events and to ``on_output``. A timeout or
+thread with a selector (no reader threads), decoded as UTF-8 (bad bytes become U+FFFD), with
+universal newlines by default ("\r\n" and a lone "\r" become "\n", as in Python's text mode),
+and reported line by line, in arrival order, as OUTPUT events and to ``on_output``. A timeout or
 a cancel sends SIGTERM to the whole group and SIGKILL after a grace period. Pipes are always
 closed and the process always reaped.
 """
@@ -10,6 +11,7 @@ closed and the process always reaped.
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import selectors
 import shutil
@@ -89,12 +91,14 @@ class _Stopper:
 class _Collector:
     """Splits one stream into lines, reports them, and keeps (the tail of) the text."""
 
-    def __init__(self, name, context, on_output, keep_bytes) -> None:  # noqa: ANN001
+    def __init__(self, name, context, on_output, keep_bytes, universal_newlines) -> None:  # noqa: ANN001
         self.name = name
         self.context = context
         self.on_output = on_output
         self.keep_bytes = keep_bytes
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        if universal_newlines:  # holds back a trailing "\r" until it knows what follows
+            self.decoder = io.IncrementalNewlineDecoder(self.decoder, translate=True)
         self.partial = ""
         self.kept: deque[str] = deque()
         self.kept_size = 0
@@ -144,8 +148,11 @@ def run_process(
     on_spawn: SpawnCallback | None = None,
     keep_output_bytes: int | None = None,
     kill_grace: float = 5.0,
+    universal_newlines: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` for ``context``'s task and return its CompletedProcess.
+
+    ``universal_newlines=False`` keeps "\r" and "\r\n" as the process wrote them.
 
     Raises TaskCancelled (the task was cancelled), TaskTimeoutError (``timeout`` passed) or
     TaskExecutionError (non-zero exit; message = stderr or "exited with code N"); each
@@ -163,8 +170,8 @@ def run_process(
         start_new_session=True,
     )
     stop = _Stopper(proc.pid, kill_grace)
-    out = _Collector("stdout", context, on_output, keep_output_bytes)
-    err = _Collector("stderr", context, on_output, keep_output_bytes)
+    out = _Collector("stdout", context, on_output, keep_output_bytes, universal_newlines)
+    err = _Collector("stderr", context, on_output, keep_output_bytes, universal_newlines)
     timed_out = False
     try:
         context.set_canceller(stop)
@@ -284,6 +291,7 @@ def make_command_handler(
     keep_output_bytes: int | None = None,
     on_spawn: SpawnCallback | None = None,
     kill_grace: float = 5.0,
+    universal_newlines: bool = True,
 ) -> Callable[[TaskContext], subprocess.CompletedProcess[str]]:
     """A handler that runs ``build_argv(context)`` through :func:`run_process`.
 
@@ -292,7 +300,7 @@ def make_command_handler(
     ``keep_output_bytes`` caps the text kept in the result: the last whole lines that fit,
     or the tail of a single longer line (``on_output`` still gets everything).
     ``on_spawn(context, pid)`` learns the process group id; ``kill_grace`` is the delay
-    between SIGTERM and SIGKILL.
+    between SIGTERM and SIGKILL. ``universal_newlines=False`` keeps "\r" as written.
     """
     if keep_output_bytes is not None and (
         isinstance(keep_output_bytes, bool)
@@ -314,6 +322,7 @@ def make_command_handler(
             on_spawn=on_spawn,
             keep_output_bytes=keep_output_bytes,
             kill_grace=kill_grace,
+            universal_newlines=universal_newlines,
         )
 
     return run_command
