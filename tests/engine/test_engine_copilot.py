@@ -1,7 +1,8 @@
 """Copilot PROMPT/AGENT handlers against a stand-in SDK package (the real one needs a login).
 
 The stand-in is a real package written to disk and imported from ``sys.path``; it implements
-only the client surface the handlers use and records every call.
+only the client surface the handlers use (and the assistant-message event type) and records
+every call.
 """
 
 from __future__ import annotations
@@ -54,22 +55,37 @@ class CopilotClient:
 """
 
 
+EVENTS = """
+class AssistantMessageData:
+    def __init__(self, content):
+        self.content = content
+"""
+MODULES = ("copilot", "copilot.generated", "copilot.generated.session_events")
+
+
 def _message(text):
-    return SimpleNamespace(data=SimpleNamespace(content=text))
+    """What send_and_wait answers: an event whose data is an assistant message."""
+    events = importlib.import_module("copilot.generated.session_events")
+    return SimpleNamespace(data=events.AssistantMessageData(text))
 
 
 @pytest.fixture
 def sdk(tmp_path, monkeypatch):
     """The stand-in ``copilot`` package, importable; no other provider configured."""
-    (tmp_path / "standin" / "copilot").mkdir(parents=True)
-    (tmp_path / "standin" / "copilot" / "__init__.py").write_text(STANDIN)
+    package = tmp_path / "standin" / "copilot"
+    (package / "generated").mkdir(parents=True)
+    (package / "__init__.py").write_text(STANDIN)
+    (package / "generated" / "__init__.py").write_text("")
+    (package / "generated" / "session_events.py").write_text(EVENTS)
     for name in ("WEBAPP_LLM_URL", "WEBAPP_AGENT_COMMAND"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delitem(sys.modules, "copilot", raising=False)
+    for name in MODULES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.syspath_prepend(str(tmp_path / "standin"))
     module = importlib.import_module("copilot")
     yield module
-    sys.modules.pop("copilot", None)
+    for name in MODULES:
+        sys.modules.pop(name, None)
 
 
 def _sent(sdk):
@@ -111,9 +127,14 @@ def test_default_agent_handler_keeps_tools_and_has_no_default_timeout(sdk):
     assert all(o["model"] == "gpt-5.5" and "available_tools" not in o for o in options)
 
 
-@pytest.mark.parametrize("reply", [None, SimpleNamespace(data=object()), _message(None)])
-def test_an_answer_without_message_text_is_empty_output(sdk, reply):
-    sdk.reply = reply
+@pytest.mark.parametrize("kind", ["nothing", "other event", "other event with text", "no text"])
+def test_an_answer_without_message_text_is_empty_output(sdk, kind):
+    sdk.reply = {
+        "nothing": None,
+        "other event": SimpleNamespace(data=object()),
+        "other event with text": SimpleNamespace(data=SimpleNamespace(content="not a message")),
+        "no text": _message(None),
+    }[kind]
     task = Task.prompt("hello")
     assert TaskExecutor().execute(task).output == ""
     assert task.status is TaskStatus.DONE
@@ -135,7 +156,7 @@ def test_an_imported_sdk_module_without_a_spec_counts_as_installed(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     module = types.ModuleType("copilot")
     exec(STANDIN, module.__dict__)  # noqa: S102 - our own stand-in source, above
-    module.reply = _message("from memory")
+    module.reply = SimpleNamespace(data=SimpleNamespace(content="from memory"))  # duck-typed
     monkeypatch.setitem(sys.modules, "copilot", module)
     assert copilot_available()
     assert TaskExecutor().execute(Task.prompt("hi")).output == "from memory"

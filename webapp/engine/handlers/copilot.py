@@ -55,8 +55,20 @@ def ask_copilot(payload: str, *, model: str, timeout: float | None, tools: bool)
         ):
             return await session.send_and_wait(payload, timeout=timeout)
 
-    response = asyncio.run(converse())
-    content = getattr(getattr(response, "data", None), "content", None)
+    return _message_text(asyncio.run(converse()))
+
+
+def _message_text(response: Any) -> str:
+    """The assistant message's text; "" for no answer or any other kind of event."""
+    data = getattr(response, "data", None)
+    try:
+        from copilot.generated.session_events import AssistantMessageData
+    except ImportError:  # an SDK without generated event types: duck-type it
+        pass
+    else:
+        if not isinstance(data, AssistantMessageData):
+            return ""
+    content = getattr(data, "content", None)
     return content if isinstance(content, str) else ""
 
 
