@@ -265,7 +265,10 @@ class Worker(RunExecution, GraphExecution):
         runs in the same transaction (one commit instead of two per task)."""
         if self._stop_flag.is_set() or task.id != getattr(self._handoff, "current", None):
             return
-        self._handoff.runs = self._claim(finishing=True)
+        try:  # a failed claim rolls back to its savepoint; the run's end is still saved
+            self._handoff.runs = self._claim(finishing=True)
+        except Exception:
+            log.exception("worker %s: claiming while saving %s failed", self.id, task.id)
 
     def _drop_handoff(self) -> None:
         """The save (and the claim inside it) rolled back: forget what it claimed."""
