@@ -228,6 +228,9 @@ def test_the_worker_finishes_deletes_left_to_it(project, settings, make_worker, 
     assert archived.task_id == task.task_id and archived.status == "completed"
     path = orch.task_archive_logs("demo", task.task_id)
     assert path.read_text().startswith("bye\n")
+    live_like = orch.read_archived_log("demo", archived.archive_id[:12])
+    assert live_like.segments[0] == ("stdout", "bye\n") and live_like.eof
+    assert orch.tail_archived_log("demo", task.task_id, lines=1).segments[0][0] == "system"
     assert worker.executor.persistence_errors == []
 
 
