@@ -203,3 +203,13 @@ def test_a_process_that_closes_its_pipes_is_still_waited_for(executor):
     with pytest.raises(TaskTimeoutError):
         executor.execute(task)
     assert task.result.returncode == -15
+
+
+def test_default_grace_before_sigkill_is_five_seconds(executor):  # behaviour 20
+    # Slow by design (about 5 s): it measures the default SIGTERM -> SIGKILL grace period.
+    task = Task.bash("trap '' TERM; echo ready; while :; do sleep 0.05; done", timeout=0.2)
+    start = time.monotonic()
+    with pytest.raises(TaskTimeoutError):
+        executor.execute(task)
+    assert 4.9 <= time.monotonic() - start < 7
+    assert task.result.returncode == -9 and task.result.output == "ready\n"

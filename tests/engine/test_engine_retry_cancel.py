@@ -274,3 +274,20 @@ def test_a_cancelled_task_run_with_a_retry_policy_reports_the_cancel(executor_wi
     with pytest.raises(ValueError, match="status 'done'"):
         ex.execute(done, retry_policy=RetryPolicy(max_attempts=2))
     assert len(calls) == 1 and recorder.types(task) == []
+
+
+def test_shutdown_waits_for_queued_submissions_too(wait_until):  # behaviour 45
+    gate = threading.Event()
+    ex = TaskExecutor.empty(max_workers=1)
+    ex.register(TaskType.BASH, lambda ctx: gate.wait(5) and ctx.payload)
+    futures = [ex.submit(Task.bash(str(n))) for n in range(3)]  # one runs, two wait in line
+
+    def release_once_shutting_down() -> None:
+        wait_until(lambda: ex.is_shutdown)
+        gate.set()
+
+    releaser = threading.Thread(target=release_once_shutting_down)
+    releaser.start()
+    ex.shutdown()  # called while all three are unfinished
+    releaser.join(timeout=5)
+    assert [f.done() and f.result().output for f in futures] == ["0", "1", "2"]

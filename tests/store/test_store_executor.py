@@ -151,3 +151,50 @@ def test_a_wide_graph_leaves_every_task_and_result_in_the_database(tmp_path):
     assert all(task.is_done for task in stored)
     outputs = sorted(reopened.tasks[task.id].result.output for task in graph)
     assert outputs == sorted(["root\n"] + [f"leaf {n}\n" for n in range(8)])
+
+
+def test_every_lifecycle_event_sees_its_stored_status_and_attached_result(store):  # 48, 50
+    from webapp.engine import TaskCancelled
+
+    executor = TaskExecutor.empty(store)
+
+    def handler(context):
+        if context.payload == "stop":
+            raise TaskCancelled("stop")
+        if context.payload.startswith("fail"):
+            raise RuntimeError("boom")
+        return "ok"
+
+    executor.register(TaskType.BASH, handler)
+    seen = []
+
+    def check(event):
+        stored = store.tasks[event.task_id]
+        result = event.task.result
+        seen.append((event.type, event.task.payload, stored.status, result and result.status))
+
+    executor.events.subscribe(check)
+    ok, fail, stop, pending = (Task.bash(p) for p in ("ok", "fail", "stop", "pending"))
+    executor.execute(ok)
+    with pytest.raises(RuntimeError):
+        executor.execute(fail)
+    with pytest.raises(TaskCancelled):
+        executor.execute(stop)
+    executor.cancel(pending)
+    graph = TaskGraph()
+    parent = graph.add(Task.bash("fail parent"))
+    graph.add(Task.bash("child"), after=[parent])
+    graph.run(executor)
+    E, S = TaskEventType, TaskStatus
+    assert seen == [
+        (E.STARTED, "ok", S.RUNNING, None),
+        (E.SUCCEEDED, "ok", S.DONE, S.DONE),
+        (E.STARTED, "fail", S.RUNNING, None),
+        (E.FAILED, "fail", S.FAILED, S.FAILED),
+        (E.STARTED, "stop", S.RUNNING, None),
+        (E.CANCELLED, "stop", S.CANCELLED, S.CANCELLED),
+        (E.CANCELLED, "pending", S.CANCELLED, S.CANCELLED),
+        (E.STARTED, "fail parent", S.RUNNING, None),
+        (E.FAILED, "fail parent", S.FAILED, S.FAILED),
+        (E.BLOCKED, "child", S.BLOCKED, None),
+    ]
