@@ -160,3 +160,15 @@ def test_an_imported_sdk_module_without_a_spec_counts_as_installed(monkeypatch):
     monkeypatch.setitem(sys.modules, "copilot", module)
     assert copilot_available()
     assert TaskExecutor().execute(Task.prompt("hi")).output == "from memory"
+
+
+def test_prompt_tasks_run_when_the_caller_already_runs_an_event_loop(sdk):
+    # asyncio.run refuses to nest; the handler then talks to Copilot from a private thread.
+    import asyncio
+
+    sdk.reply = _message("from inside a loop")
+
+    async def caller() -> str:
+        return TaskExecutor().execute(Task.prompt("hi")).output
+
+    assert asyncio.run(caller()) == "from inside a loop"

@@ -55,7 +55,19 @@ def ask_copilot(payload: str, *, model: str, timeout: float | None, tools: bool)
         ):
             return await session.send_and_wait(payload, timeout=timeout)
 
-    return _message_text(asyncio.run(converse()))
+    return _message_text(_run_to_completion(asyncio, converse))
+
+
+def _run_to_completion(asyncio: Any, coroutine_factory: Any) -> Any:
+    """``asyncio.run`` on this thread, or on a private thread when this one runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine_factory())
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="copilot") as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_factory())).result()
 
 
 def _message_text(response: Any) -> str:
