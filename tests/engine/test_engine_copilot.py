@@ -165,10 +165,13 @@ def test_an_imported_sdk_module_without_a_spec_counts_as_installed(monkeypatch):
 def test_prompt_tasks_run_when_the_caller_already_runs_an_event_loop(sdk):
     # asyncio.run refuses to nest; the handler then talks to Copilot from a private thread.
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     sdk.reply = _message("from inside a loop")
 
     async def caller() -> str:
         return TaskExecutor().execute(Task.prompt("hi")).output
 
-    assert asyncio.run(caller()) == "from inside a loop"
+    # A thread of its own, whatever loop this test process already runs (Playwright's).
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: asyncio.run(caller())).result() == "from inside a loop"
