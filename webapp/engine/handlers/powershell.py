@@ -9,10 +9,6 @@ from typing import Any
 from webapp.engine.context import TaskContext
 from webapp.engine.errors import HandlerUnavailableError
 from webapp.engine.handlers.subprocess import (
-    EnvOrFactory,
-    OutputCallback,
-    PathOrFactory,
-    SpawnCallback,
     make_command_handler,
 )
 
@@ -30,24 +26,6 @@ def powershell_argv(context: TaskContext) -> list[str]:
     return [pwsh, "-NoLogo", "-NoProfile", "-NonInteractive", "-Command", context.payload]
 
 
-def make_powershell_handler(
-    *,
-    cwd: PathOrFactory = None,
-    env: EnvOrFactory = None,
-    on_output: OutputCallback | None = None,
-    keep_output_bytes: int | None = None,
-    on_spawn: SpawnCallback | None = None,
-    kill_grace: float = 5.0,
-    universal_newlines: bool = True,
-) -> Callable[[TaskContext], Any]:
+def make_powershell_handler(**options: Any) -> Callable[[TaskContext], Any]:
     """A POWERSHELL handler running on the shared runner (see :func:`make_command_handler`)."""
-    return make_command_handler(
-        powershell_argv,
-        cwd=cwd,
-        env=env,
-        on_output=on_output,
-        keep_output_bytes=keep_output_bytes,
-        on_spawn=on_spawn,
-        kill_grace=kill_grace,
-        universal_newlines=universal_newlines,
-    )
+    return make_command_handler(powershell_argv, **options)
