@@ -226,3 +226,12 @@ def m002_graph_records(db: Database) -> None:
         "CREATE INDEX IF NOT EXISTS task_records_members ON task_records (graph_id) "
         "WHERE graph_id IS NOT NULL"
     )
+
+
+@records_migrations()
+def m003_status_type_index(db: Database) -> None:
+    """Lists filtered by status AND type read their page from one index, newest first, and
+    count their matches from it without touching the table."""
+    db["task_records"].create_index(
+        ["project_id", "status", "type", "created_at", "task_id"], if_not_exists=True
+    )
