@@ -100,9 +100,12 @@
     }
 
     const earlier = viewer.querySelector("[data-log-earlier]");
+    let loadingEarlier = false;  // a second click while a window loads would load it twice
     if (earlier) {
       earlier.addEventListener("click", function (event) {
         event.preventDefault();
+        if (loadingEarlier) return;
+        loadingEarlier = true;
         let url = withParam(windowUrl, "end", firstOffset);
         if (query) url = withParam(url, "q", query);
         fetchWindow(url).then(function (response) {
@@ -120,6 +123,7 @@
               if (start <= 0) earlier.parentElement.remove();
               else earlier.textContent = "Load earlier output (" + Math.ceil(start / 1024) +
                 " KB before this)";
+              loadingEarlier = false;
             });
         }).catch(function () {
           window.location.assign(earlier.href);  // fall back to the plain window page

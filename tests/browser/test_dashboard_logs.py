@@ -54,7 +54,10 @@ def test_load_earlier_prepends_windows_until_the_start(served, page):
     expect(log).to_contain_text("line 08000")
     assert "line 00001 " not in log.inner_text()
     earlier = page.locator("[data-log-earlier]")
+    viewer = page.locator("[data-log-viewer]")
+    first_window = viewer.get_attribute("data-offset")
     earlier.click()
+    expect(viewer).not_to_have_attribute("data-offset", first_window)  # that window is in
     expect(earlier).to_contain_text("KB before this")
     earlier.click()
     expect(page.locator("[data-log-earlier]")).to_have_count(0)
@@ -85,3 +88,22 @@ def test_log_follows_the_end_unless_scrolled_up(served, page):
     expect(log).to_contain_text("tick 120")
     page.wait_for_function(f"() => ({at_end})(document.querySelector('#log-output'))")
     orchestration.task_stop("demo", task.task_id, actor="test")
+
+
+def test_a_double_click_on_load_earlier_loads_each_window_once(served, page):
+    task = orchestration.task_new("demo", name="big", payload=BIG_LOG, actor="test")
+    wait_until(lambda: orchestration.get_task_meta("demo", task.task_id).is_terminal)
+    login(page, served)
+    page.goto(f"{served}/projects/demo/tasks/{task.task_id}")
+    log = page.locator("#log-output")
+    expect(log).to_contain_text("line 08000")
+    viewer = page.locator("[data-log-viewer]")
+    first_window = viewer.get_attribute("data-offset")
+    page.locator("[data-log-earlier]").dblclick()
+    expect(viewer).not_to_have_attribute("data-offset", first_window)
+    page.locator("[data-log-earlier]").click()
+    expect(page.locator("[data-log-earlier]")).to_have_count(0)
+    numbers = [
+        int(line.split()[1]) for line in log.inner_text().splitlines() if line[:5] == "line "
+    ]
+    assert numbers == list(range(1, 8001))  # the second click of the pair loaded nothing twice
