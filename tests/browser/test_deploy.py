@@ -24,6 +24,7 @@ def test_served_home_page_loads_htmx_and_css_without_console_errors(served_app, 
     expect(page).to_have_url(served_app["url"] + "/")
     expect(page.locator("header.topbar")).to_be_visible()
     expect(page.locator(".account-name")).to_contain_text("admin")
+    page.wait_for_load_state("load")  # the deferred scripts have run (or failed) by then
     assert page.evaluate("typeof window.htmx") == "object"
     assert page.evaluate("window.htmx.version").startswith("2.0.")
     background = page.evaluate("getComputedStyle(document.querySelector('.topbar')).display")
