@@ -8,6 +8,7 @@ from markupsafe import Markup
 from webapp.web import (
     archive,
     display,
+    graphs,
     links,
     projects,
     rows,
@@ -36,5 +37,6 @@ def init_app(app: Flask) -> None:
         tasks_live.bp,
         tasks_live.ansi_bp,
         archive.bp,
+        graphs.bp,
     ):
         app.register_blueprint(blueprint)

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from webapp.web.display import TASK_TYPES
 
 MAX_PAYLOAD_CHARS = 100_000
+MAX_DEFINITION_CHARS = 2_000_000
 
 
 def strip(value):
@@ -99,6 +100,19 @@ class ProjectForm(Form):
             "git_repo": self.git_repo.data or None,
             "env": parse_env(self.env.data or "") or None,
         }
+
+
+class GraphForm(Form):
+    """New workflow: a title and its definition as JSON (checked by graph_definition)."""
+
+    title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=200)])
+    definition = TextAreaField(
+        "Definition (JSON)",
+        validators=[
+            DataRequired("Paste a workflow definition (JSON)."),
+            Length(max=MAX_DEFINITION_CHARS),
+        ],
+    )
 
 
 def attach_error(form: Form, field_name: str, message: str) -> None:

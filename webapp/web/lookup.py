@@ -1,5 +1,6 @@
 """Turn orchestration's lookup errors into pages: 404 naming what is missing, 300 for
-ambiguous prefixes (a page listing the matches), 400 for malformed identifiers.
+ambiguous prefixes (a page listing the matches), 409 for an action that does not fit the
+current state (TaskStateConflict), 400 for other bad input.
 
 Each blueprint of the dashboard calls ``register(bp)``; the handlers only see errors raised
 by that blueprint's views, so the JSON API keeps its own.
@@ -58,6 +59,8 @@ def orchestration_error(error: errors.OrchestrationError):
         return render_error(NotFound(str(error)))
     if isinstance(error, errors.UnsafePath):
         return render_error(NotFound(str(error)))
+    if isinstance(error, errors.TaskStateConflict | errors.ProjectExists):
+        return render_error(Conflict(str(error)))
     if isinstance(error, ValueError):
         return render_error(BadRequest(str(error)))
     return render_error(Conflict(str(error)))

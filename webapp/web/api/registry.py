@@ -47,6 +47,8 @@ class Operation:
     response: dict = field(default_factory=dict)
     status: int = 200
     path_params: dict[str, dict] = field(default_factory=dict)
+    also: dict[int, str] = field(default_factory=dict)
+    """Other success statuses (same body schema) and when they are answered."""
 
 
 class ApiRegistry:
@@ -68,6 +70,7 @@ class ApiRegistry:
         response: dict | None = None,
         status: int = 200,
         path_params: dict[str, dict] | None = None,
+        also: dict[int, str] | None = None,
     ):
         def decorate(view):
             guarded = require_role(role)(view)
@@ -84,6 +87,7 @@ class ApiRegistry:
                     response or {},
                     status,
                     path_params or {},
+                    also or {},
                 )
             )
             return guarded
@@ -125,10 +129,12 @@ class ApiRegistry:
                 }
             )
         error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        success = {"application/json": {"schema": op.response}}
         responses = {
-            str(op.status): {
-                "description": "Success.",
-                "content": {"application/json": {"schema": op.response}},
+            str(op.status): {"description": "Success.", "content": success},
+            **{
+                str(code): {"description": text, "content": success}
+                for code, text in op.also.items()
             },
             **{
                 code: {"description": text, "content": error_ref}

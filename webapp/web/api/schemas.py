@@ -73,6 +73,30 @@ COMPONENTS: dict[str, dict] = {
         text=TEXT,
     ),
     "ArchivedTask": obj({"archive_id": TEXT, "task_id": TEXT, "archived_at": TEXT}),
+    "Graph": obj(
+        {
+            "project_id": TEXT,
+            "graph_id": TEXT,
+            "title": TEXT,
+            "status": {"enum": ["queued", "running", "completed", "failed", "cancelled"]},
+            "version": INT,
+        },
+        created_at=TEXT,
+        created_by=nullable("string"),
+        started_at=nullable("string"),
+        finished_at=nullable("string"),
+        cancel_requested_by=nullable("string"),
+        note=nullable("string"),
+        attempts=INT,
+        is_terminal=BOOL,
+        members=list_of("Task"),
+        order={"type": "array", "items": TEXT},
+        dependencies={"type": "object", "additionalProperties": {"type": "array", "items": TEXT}},
+        blocked_by={"type": "object", "additionalProperties": {"type": "array", "items": TEXT}},
+        finally_tasks={"type": "array", "items": TEXT},
+        optional_tasks={"type": "array", "items": TEXT},
+        counts={"type": "object", "additionalProperties": INT},
+    ),
     "AuditEntry": obj(
         {
             "id": INT,
@@ -126,5 +150,31 @@ TASK_RENAME = {
     "type": "object",
     "required": ["name"],
     "properties": {"name": {"type": "string", "maxLength": 200}},
+    "additionalProperties": False,
+}
+GRAPH_TASK = {
+    "type": "object",
+    "required": ["key", "payload"],
+    "description": "One task of a workflow ('id' is accepted for 'key').",
+    "properties": {
+        "key": {"type": "string", "minLength": 1, "maxLength": 60},
+        "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "type": {"enum": TASK_TYPES},
+        "name": {"type": ["string", "null"], "maxLength": 200},
+        "description": {"type": "string", "maxLength": 10000},
+        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
+        "after": {"type": "array", "items": {"type": "string", "maxLength": 60}},
+        "finally": BOOL,
+        "required": BOOL,
+    },
+    "additionalProperties": False,
+}
+GRAPH_CREATE = {
+    "type": "object",
+    "required": ["tasks"],
+    "properties": {
+        "title": {"type": "string", "maxLength": 200},
+        "tasks": {"type": "array", "minItems": 1, "maxItems": 500, "items": GRAPH_TASK},
+    },
     "additionalProperties": False,
 }
