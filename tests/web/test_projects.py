@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from webapp import orchestration
+from webapp.accounts import audit
 
 
 def new_task(name: str, payload: str = "echo hi", **kwargs):
@@ -31,32 +32,42 @@ def test_root_leads_to_the_projects_overview(operator_client, project):
     assert "Demo project" in response.get_data(as_text=True)
 
 
-def test_create_project_redirects_to_its_page(operator_client, bound):
-    response = operator_client.post(
+def test_create_project_redirects_to_its_page(admin_client, bound, accounts_db):
+    response = admin_client.post(
         "/projects", data={"project_id": "backend", "name": "Backend", "shutdown_grace": "3"}
     )
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/projects/backend")
     assert orchestration.project_get("backend").shutdown_grace == 3.0
-    page = operator_client.get("/projects/backend").get_data(as_text=True)
+    page = admin_client.get("/projects/backend").get_data(as_text=True)
     assert "No tasks yet" in page
+    entry = audit.query(accounts_db, limit=1).items[0]
+    assert (entry.actor, entry.action, entry.target) == ("admin", "project.create", "backend")
 
 
-def test_invalid_project_keeps_input_and_names_the_problem_by_the_field(operator_client, bound):
-    response = operator_client.post(
+def test_only_admins_create_projects(operator_client, admin_client, bound):
+    assert "New project" not in operator_client.get("/projects").get_data(as_text=True)
+    assert "New project" in admin_client.get("/projects").get_data(as_text=True)
+    response = operator_client.post("/projects", data={"project_id": "backend"})
+    assert response.status_code == 403 and "admin role" in response.get_data(as_text=True)
+    assert orchestration.project_list() == []
+
+
+def test_invalid_project_keeps_input_and_names_the_problem_by_the_field(admin_client, bound):
+    response = admin_client.post(
         "/projects", data={"project_id": "Bad ID!", "name": "Kept name", "env": "NOEQUALS"}
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'value="Kept name"' in html and 'value="Bad ID!"' in html
     assert "expected NAME=value" in html
-    response = operator_client.post("/projects", data={"project_id": "Bad ID!"})
+    response = admin_client.post("/projects", data={"project_id": "Bad ID!"})
     html = response.get_data(as_text=True)
     assert re.search(r'id="project_id".*?Invalid project ID', html, re.S)
 
 
-def test_duplicate_project_is_refused_next_to_the_id(operator_client, project):
-    response = operator_client.post("/projects", data={"project_id": "demo"})
+def test_duplicate_project_is_refused_next_to_the_id(admin_client, project):
+    response = admin_client.post("/projects", data={"project_id": "demo"})
     assert response.status_code == 422
     assert "already exists" in response.get_data(as_text=True)
 

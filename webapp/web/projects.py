@@ -24,7 +24,7 @@ def index():
 
 
 @bp.post("/projects")
-@require_role("operator")
+@require_role("admin")
 def create():
     form = ProjectForm(request.form)
     if form.validate():
@@ -37,7 +37,7 @@ def create():
         except (ValueError, errors.OrchestrationError) as error:
             attach_error(form, "project_id", str(error))
         else:
-            record_audit("project.create", project.id)
+            record_audit("project.create", project.id, f"name {project.name!r}")
             return redirect(url_for("projects.show", project_id=project.id), 303)
     html = render_template(
         "projects/index.html", projects=orchestration.project_list(), form=form, open_form=True

@@ -50,7 +50,7 @@ def create(project_id: str):
         except (ValueError, errors.OrchestrationError) as error:
             attach_error(form, "payload", str(error))
         else:
-            record_audit("task.new", f"{project_id}/{task.task_id}", task.type)
+            record_audit("task.create", task.ref, f"{task.type} task {task.name!r}")
             return redirect(url_for("tasks.show", project_id=project_id, task_id=task.task_id), 303)
     return render_new(project, form, 422)
 

@@ -6,13 +6,11 @@ JavaScript; htmx requests for the inline rename get fragments instead.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
 from webapp.orchestration import errors
-from webapp.web import lookup
+from webapp.web import deleting, lookup
 from webapp.web.auth import record_audit, require_role, user_can_delete
 
 bp = Blueprint("tasks_actions", __name__, url_prefix="/projects/<project_id>")
@@ -105,15 +103,24 @@ def delete_confirm(project_id: str, task_id: str):
 @bp.post("/tasks/<task_id>/delete")
 @require_role("admin")
 def delete(project_id: str, task_id: str):
+    """A finished task is archived at once (then its archived page); a running one is marked
+    "deleting" and stopped, and the worker finishes the delete (its page shows that)."""
     task_id = orchestration.resolve_task_id(project_id, task_id)
-    result = orchestration.task_delete(project_id, task_id, actor=lookup.current_actor())
-    record_audit("task.delete", f"{project_id}/{task_id}", "; ".join(result.warnings))
-    for warning in result.warnings:
+    outcome = deleting.delete_task(project_id, task_id, actor=lookup.current_actor())
+    record_audit("task.delete", f"{project_id}/{task_id}", outcome.summary)
+    if outcome.pending:
+        flash(f"Task {task_id} is being deleted: it is stopped first, then its logs and "
+              "snapshot are archived.", "info")  # fmt: skip
+        return redirect(task_url(project_id, task_id), 303)
+    for warning in outcome.warnings:
         flash(warning, "warning")
     flash(f"Task {task_id} deleted; its logs and snapshot are in the archive.", "info")
-    if result.archive_dir:
-        archive_id = Path(result.archive_dir).name
-        return redirect(url_for("archive.show", project_id=project_id, archive_id=archive_id), 303)
+    if outcome.archive_id:
+        return redirect(
+            url_for("archive.show", project_id=project_id, archive_id=outcome.archive_id), 303
+        )
+    if outcome.gone:
+        return redirect(url_for("archive.index", project_id=project_id, q=task_id), 303)
     return redirect(url_for("projects.show", project_id=project_id), 303)
 
 
@@ -131,19 +138,29 @@ def selected_tasks(project_id: str) -> list:
 
 def run_bulk(project_id: str, action: str, tasks: list) -> None:
     act = {"stop": orchestration.task_stop, "retry": orchestration.task_retry,
-           "delete": orchestration.task_delete}[action]  # fmt: skip
-    done, failed = [], []
+           "delete": deleting.delete_task}[action]  # fmt: skip
+    done, pending, failed = [], [], []
     for task in tasks:
         try:
-            act(project_id, task.task_id, actor=lookup.current_actor())
+            outcome = act(project_id, task.task_id, actor=lookup.current_actor())
         except (errors.OrchestrationError, ValueError, LookupError) as error:
             failed.append(f"{task.task_id}: {error}")
-        else:
-            done.append(task.task_id)
-            record_audit(f"task.{action}", f"{project_id}/{task.task_id}", "bulk")
+            continue
+        detail = "bulk"
+        if action == "delete":
+            detail = f"bulk; {outcome.summary}"
+            if outcome.pending:
+                pending.append(task.task_id)
+                record_audit("task.delete", f"{project_id}/{task.task_id}", detail)
+                continue
+        done.append(task.task_id)
+        record_audit(f"task.{action}", f"{project_id}/{task.task_id}", detail)
     verb = {"stop": "Stopped", "retry": "Queued again", "delete": "Deleted"}[action]
     if done:
         flash(f"{verb} {len(done)} task{'s' if len(done) != 1 else ''}: {', '.join(done)}.", "info")
+    if pending:
+        flash(f"Deleting {len(pending)} running task{'s' if len(pending) != 1 else ''} once "
+              f"stopped: {', '.join(pending)}.", "info")  # fmt: skip
     for message in failed:
         flash(message, "error")
 

@@ -66,6 +66,7 @@ COMPONENTS: dict[str, dict] = {
     "TaskDeleted": obj(
         {"task_id": TEXT, "warnings": {"type": "array", "items": TEXT}},
         archive_id=nullable("string"),
+        status={"enum": ["deleted", "deleting"]},
     ),
     "Transition": obj({"at": TEXT, "actor": TEXT, "to_status": TEXT}),
     "LogChunk": obj(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask_login import current_user
 
 from webapp import orchestration
+from webapp.web import deleting
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
@@ -131,19 +132,23 @@ def rename_task(project: str, task: str):
     role="admin",
     path_params=PATHS,
     response=ref("TaskDeleted"),
+    also={
+        202: "A running task: it is stopped and a worker archives and removes it (status "
+        '"deleting" until then).'
+    },  # fmt: skip
     summary="Delete a task; its logs and metadata are archived first.",
 )
 def delete_task(project: str, task: str):
     task_id = _resolve(project, task)
-    result = orchestration.task_delete(project, task_id, actor=current_user.username)
-    warnings = list(getattr(result, "warnings", []) or [])
-    record_audit("task.delete", f"{project}/{task_id}", "; ".join(warnings) or "archived")
-    archive_dir = getattr(result, "archive_dir", None)
-    return {
+    outcome = deleting.delete_task(project, task_id, actor=current_user.username)
+    record_audit("task.delete", f"{project}/{task_id}", outcome.summary)
+    body = {
         "task_id": task_id,
-        "warnings": warnings,
-        "archive_id": archive_dir.name if archive_dir else None,
+        "status": "deleting" if outcome.pending else "deleted",
+        "warnings": outcome.warnings,
+        "archive_id": outcome.archive_id,
     }
+    return body, 202 if outcome.pending else 200
 
 
 @api.route(
