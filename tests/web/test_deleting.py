@@ -122,3 +122,13 @@ def test_api_delete_of_a_finished_task_is_200_deleted(client, api_headers, proje
                              headers=api_headers("admin"))  # fmt: skip
     assert response.status_code == 200
     assert response.json["status"] == "deleted" and response.json["archive_id"]
+
+
+def test_renaming_a_task_that_is_being_deleted_is_a_conflict(admin_client, sleeping):
+    orchestration.mark_task_deleting("demo", sleeping.task_id, actor="test")
+    path = f"/projects/demo/tasks/{sleeping.task_id}/rename"
+    response = admin_client.post(path, data={"name": "late"})
+    assert response.status_code == 409 and "being deleted" in response.get_data(as_text=True)
+    inline = admin_client.post(path, data={"name": "late"}, headers={"HX-Request": "true"})
+    assert inline.status_code == 200 and "being deleted" in inline.get_data(as_text=True)
+    assert orchestration.get_task_meta("demo", sleeping.task_id).name == "sleeper"

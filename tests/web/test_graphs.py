@@ -241,3 +241,13 @@ def test_no_definition_makes_the_form_fail(operator_client, project, definition,
         "/projects/demo/graphs/new", data={"title": title, "definition": definition}
     )
     assert response.status_code in (303, 400, 422), text(response)
+
+
+def test_a_member_task_page_links_to_its_workflow_and_offers_no_stop(operator_client, project):
+    url = create(operator_client, CHAIN).location
+    member = orchestration.graph_get("demo", url.rsplit("/", 1)[1]).members[0]
+    html = text(operator_client.get(f"/projects/demo/tasks/{member.task_id}"))
+    assert f'href="{url}"' in html and "stop and retry it there" in html
+    assert "⏹ Stop" not in html
+    response = operator_client.post(f"/projects/demo/tasks/{member.task_id}/stop")
+    assert response.status_code == 409 and "belongs to a graph" in text(response)

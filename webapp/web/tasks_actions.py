@@ -86,6 +86,9 @@ def rename(project_id: str, task_id: str):
     except errors.InvalidTaskName as error:
         task = orchestration.get_task_meta(project_id, task_id)
         return render_rename(task, new_name, str(error), 422)
+    except errors.TaskStateConflict as error:  # being deleted meanwhile
+        task = orchestration.get_task_meta(project_id, task_id)
+        return render_rename(task, new_name, str(error), 409)
     record_audit("task.rename", f"{project_id}/{task_id}", task.name)
     if is_htmx():
         return render_name(task), 200, {"HX-Trigger": "task-renamed"}
