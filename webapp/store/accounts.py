@@ -11,7 +11,6 @@ microseconds, so text order is time order; throttle times are Unix seconds.
 from __future__ import annotations
 
 from sqlite_utils import Database
-from sqlite_utils.db import NotFoundError
 from sqlite_utils.migrations import Migrations
 
 accounts_migrations = Migrations("webapp.accounts")
@@ -98,11 +97,12 @@ def count_users(db: Database) -> int:
 
 
 def user_by_id(db: Database, user_id: int) -> dict | None:
-    try:
-        row = db["users"].get(user_id)
-    except NotFoundError:
+    """One indexed read (it runs on every signed-in request, so no table introspection)."""
+    cursor = db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", [user_id])
+    values = cursor.fetchone()
+    if values is None:
         return None
-    return {key: value for key, value in row.items() if key != "password_hash"}
+    return dict(zip((column[0] for column in cursor.description), values, strict=True))
 
 
 def user_by_name(db: Database, username: str, *, with_hash: bool = False) -> dict | None:
