@@ -155,9 +155,10 @@ def kill_run_processes(run_ids: list[str], *, rounds: int = 5) -> int:
     """SIGKILL every live process of these runs and their process groups; returns how many.
 
     A process found by its run ID is the run's own, so its whole group goes too (that also
-    takes a child forked after the scan). Scans again until nothing is left (a few rounds).
+    takes a child forked after the scan). Scans again until nothing is left (a few rounds);
+    a process killed but not dead yet when the next round scans counts once.
     """
-    killed = 0
+    killed: set[int] = set()
     for _ in range(rounds):
         found = [pid for pids in run_processes(run_ids).values() for pid in pids]
         if not found:
@@ -167,8 +168,8 @@ def kill_run_processes(run_ids: list[str], *, rounds: int = 5) -> int:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-                killed += 1
-    return killed
+                killed.add(pid)
+    return len(killed)
 
 
 def dead_reason(row: dict[str, Any], now: float, lost_after: float) -> str | None:
