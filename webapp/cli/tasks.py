@@ -303,6 +303,9 @@ def archive_logs(project_id, archive_id, run_no, data_dir):
 
 
 # -- worker ---------------------------------------------------------------------------------------
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 @click.command("worker")
 @click.option("--threads", type=click.IntRange(1, 256), help="Default: WORKER_THREADS.")
 @click.option("--exit-when-idle", is_flag=True, help="Stop once nothing is queued or running.")
@@ -314,12 +317,16 @@ def worker(threads, exit_when_idle, data_dir):
     with bound(data_dir) as settings:
         runner = Worker(settings, threads=threads)
         done = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: done.set())
-        runner.start()
-        click.echo(f"webapp: worker {runner.id} running {runner.threads} thread(s)", err=True)
-        while not done.wait(0.2):
-            if exit_when_idle and runner.is_idle():
-                break
-        ended = runner.stop(timeout=15.0)
+        # Our handlers only while the worker runs: a caller's (or Ctrl-C's default) after.
+        previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in STOP_SIGNALS}
+        try:
+            runner.start()
+            click.echo(f"webapp: worker {runner.id} running {runner.threads} thread(s)", err=True)
+            while not done.wait(0.2):
+                if exit_when_idle and runner.is_idle():
+                    break
+            ended = runner.stop(timeout=15.0)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     sys.exit(0 if ended else 1)
