@@ -208,13 +208,28 @@ def test_a_silent_worker_is_reaped_by_a_live_one(project, make_worker, until, st
     assert status(task) == "lost" and silent.executor.persistence_errors
 
 
-def test_graceful_stop_cancels_running_tasks(project, make_worker, until, status):
+def test_a_stopping_worker_ends_its_running_tasks_as_lost(project, make_worker, until, status):
     task = orch.task_new("demo", payload="sleep 300")
     worker = make_worker(start=True)
     until(lambda: status(task) == "running")
+    run_id = orch.get_task_meta("demo", task.task_id).run_id
+    until(lambda: recovery.run_processes([run_id]))
     assert worker.stop(timeout=5.0)
     meta = orch.get_task_meta("demo", task.task_id)
-    assert meta.status == "cancelled" and "shutting down" in meta.error
+    assert (meta.status, meta.error) == ("lost", "the server stopped while it ran")
+    assert not recovery.run_processes([run_id])  # no process of the run is left
+    last = orch.task_history("demo", task.task_id)[-1]
+    assert (last.actor, last.to_status, last.reason) == (
+        worker.id,
+        "lost",
+        "the server stopped while it ran",
+    )
+    log = orch.tail_task_log("demo", task.task_id, lines=1)
+    assert log.text.endswith("the server stopped while it ran; the task was lost\n")
+    db = orch.current().store.db
+    assert db.execute("SELECT stopped_at FROM workers WHERE id = ?", [worker.id]).fetchone()[0]
+    make_worker().recover()  # the next start finds nothing left to reap
+    assert orch.task_history("demo", task.task_id)[-1] == last
 
 
 def test_the_worker_finishes_deletes_left_to_it(project, settings, make_worker, until):

@@ -6,14 +6,14 @@ it has free executor threads (``WORKER_THREADS``) in one ``BEGIN IMMEDIATE`` tra
 A thread that finishes a run claims the next one inside the transaction that saves the
 run's end (one commit per task instead of two). Each task runs in its workspace with the
 project's environment (see :mod:`webapp.worker.runs`). Any number of processes may run
-workers against one database (``webapp worker`` or the web server's own).
+workers against one database (``webapp worker`` or the web server's own). ``stop()`` (or
+the process exiting) ends the running tasks as lost: see :mod:`webapp.worker.shutdown`.
 
 Tests step the loop with ``run_once(now=...)`` instead of sleeping.
 """
 
 from __future__ import annotations
 
-import atexit
 import secrets
 import threading
 import time
@@ -26,16 +26,22 @@ from webapp.orchestration.archive import apply_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
-from webapp.store.db import immediate
 from webapp.worker.graphs import GraphDriver, GraphExecution
-from webapp.worker.runs import DEFAULT_KILL_GRACE, RunExecution, RunningTask, log
+from webapp.worker.runs import RunExecution, RunningTask, log
+from webapp.worker.shutdown import (
+    SHUTDOWN_GRACE,
+    STOPPED_REASON,
+    Shutdown,
+    forget_at_exit,
+    stop_at_exit,
+)
 
 EXTENSION_KEY = "webapp.worker"
 
-__all__ = ["EXTENSION_KEY", "RunningTask", "Worker", "init_app"]
+__all__ = ["EXTENSION_KEY", "STOPPED_REASON", "RunningTask", "Worker", "init_app"]
 
 
-class Worker(RunExecution, GraphExecution):
+class Worker(RunExecution, GraphExecution, Shutdown):
     """Claims and runs queued tasks; ``start()`` runs it on threads, ``run_once()`` steps it."""
 
     def __init__(self, settings: Settings, *, threads: int | None = None, name: str = "worker"):
@@ -57,6 +63,7 @@ class Worker(RunExecution, GraphExecution):
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._registered = False
+        self._ended = False
         self._next_beat = 0.0
         self._next_retention = 0.0
 
@@ -71,6 +78,7 @@ class Worker(RunExecution, GraphExecution):
             {"id": self.id, **me, "threads": self.threads, "started_at": now, "heartbeat_at": now},
         )
         self._registered = True
+        stop_at_exit(self)  # at the latest when the process exits
         self.store.default_actor = self.id  # for the engine's own threads (graph members)
         self._next_beat = now + self.settings.heartbeat_interval
 
@@ -105,47 +113,33 @@ class Worker(RunExecution, GraphExecution):
             self._wake.clear()
 
     def stop(self, timeout: float = 10.0, *, cancel: bool = True) -> bool:
-        """Stop claiming, cancel (or drain) running tasks, join; True if everything ended."""
+        """Stop claiming and join; True once nothing runs here any more.
+
+        ``cancel`` (the default): the running tasks end now, recorded lost with the reason
+        STOPPED_REASON (never run again by themselves); their process groups get SIGTERM,
+        SIGKILL after SHUTDOWN_GRACE (or the project's shorter grace). ``cancel=False``
+        lets them finish (within ``timeout``).
+        """
+        if self._ended:
+            return True
         self._stop_flag.set()
         self._wake.set()
         deadline = time.monotonic() + timeout
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        if cancel:
-            self._cancel_all(min(timeout, DEFAULT_KILL_GRACE))
+        ended_runs = self._end_running(min(timeout, SHUTDOWN_GRACE)) if cancel else []
         with self._idle:
             while self._running and time.monotonic() < deadline:
                 self._idle.wait(max(0.0, deadline - time.monotonic()))
             ended = not self._running
         self._pool.shutdown(wait=ended)
-        if ended and self._registered:
-            workers.mark_worker_stopped(self.store.db, self.id, time.time())
+        self._kill_leftovers(ended_runs)
+        if ended:
+            self._ended = True
+            forget_at_exit(self)
+            if self._registered:
+                workers.mark_worker_stopped(self.store.db, self.id, time.time())
         return ended
-
-    def _cancel_all(self, grace: float) -> None:
-        with self._lock:
-            running = [(i, r) for i, r in self._running.items() if isinstance(r, RunningTask)]
-            running += list(self._members.items())
-            graphs = [r.graph_id for r in self._running.values() if isinstance(r, GraphDriver)]
-        if not running and not graphs:
-            return
-        db = self.store.db
-        actor = f"{self.id} (shutting down)"
-        with self.store.lock, self.store.write_lock, immediate(db):
-            for graph_id in graphs:
-                graph_records.update_graph(db, graph_id, {"cancel_requested_by": actor})
-            for run_id, run in running:
-                workers.add_stop_request(
-                    db,
-                    {
-                        "run_id": run_id, "project_id": run.project_id, "task_id": run.task_id,
-                        "worker_id": self.id, "actor": actor,
-                        "requested_at": records.now_text(), "grace": min(grace, run.grace),
-                    },
-                )  # fmt: skip
-        for _, run in running:
-            if not run.task.is_terminal:
-                self.executor.cancel(run.task, grace=min(grace, run.grace))
 
     def is_idle(self) -> bool:
         """Nothing running here and nothing queued anywhere."""
@@ -284,7 +278,6 @@ def init_app(app: Any) -> Worker | None:
     """Start a worker in this server process when ``WORKER_ENABLED`` (after orchestration)."""
     if not app.config.get("WORKER_ENABLED"):
         return None
-    worker = Worker(settings_of(app)).start()
+    worker = Worker(settings_of(app)).start()  # stopped when the process exits
     app.extensions[EXTENSION_KEY] = worker
-    atexit.register(worker.stop, 5.0)
     return worker

@@ -91,6 +91,9 @@ class GraphExecution:
             )
 
     def _execute_graph_safely(self, driver: GraphDriver) -> None:
+        if self._ending:  # claimed while this worker was stopping: back to the queue
+            self._lose_unstarted(driver)
+            return
         try:
             self._execute_graph(driver)
         except Exception:

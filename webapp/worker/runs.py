@@ -56,6 +56,8 @@ class RunningTask:
     git_repo: str | None = None
     log: LogWriter | None = None
     log_failed: bool = False
+    ended_by: str | None = None
+    """Why the worker ended this run itself (it stopped): the log's last line says so."""
 
     @property
     def id(self) -> str:
@@ -207,6 +209,9 @@ class RunExecution:
             self._wake.set()
 
     def _execute_run(self, run: RunningTask) -> None:
+        if self._ending:  # claimed while this worker was stopping: it never starts
+            self._lose_unstarted(run)
+            return
         try:
             self._prepare_workspace(run)
         except Exception as exc:
@@ -224,7 +229,9 @@ class RunExecution:
         if run.log is not None or (result is not None and result.status is not TaskStatus.DONE):
             if run.log is not None:
                 run.log.flush()
-            if result is not None:
+            if run.ended_by is not None:
+                self._write_log(run, f"[webapp] {run.ended_by}; the task was lost")
+            elif result is not None:
                 self._write_log(run, _footer(result))
 
     def _prepare_workspace(self, run: RunningTask) -> None:

@@ -1,0 +1,170 @@
+"""Stopping a server or a worker process while a task runs: the process exits promptly, the
+task's processes are gone and the task is lost with a clear reason (never run again)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from webapp import orchestration as orch
+from webapp.cli import main
+from webapp.orchestration import recovery
+
+#: Far below gunicorn's 30 s graceful timeout (what a stop took before), far above the
+#: second or so it takes, even on a loaded machine.
+EXIT_WITHIN = 10.0
+STOPPED = "the server stopped while it ran"
+
+
+def _env(settings) -> dict[str, str]:
+    return {**os.environ, "WEBAPP_DATA_DIR": str(settings.data_dir),
+            "WEBAPP_WORKER_POLL_INTERVAL": "0.05"}  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _running_with_processes(task, until) -> str:
+    """Wait until the task runs and its process exists; returns its run ID."""
+    until(lambda: orch.get_task_meta("demo", task.task_id).status == "running", timeout=30)
+    run_id = orch.get_task_meta("demo", task.task_id).run_id
+    until(lambda: recovery.run_processes([run_id]), timeout=10)
+    return run_id
+
+
+def _stop_and_time(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> float:
+    started = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return time.monotonic() - started
+
+
+def _assert_lost_and_gone(task, run_id: str, output: str) -> None:
+    assert not recovery.run_processes([run_id]), "a process of the task survived"
+    meta = orch.get_task_meta("demo", task.task_id)
+    assert (meta.status, meta.error) == ("lost", STOPPED), output
+    assert orch.tail_task_log("demo", task.task_id, lines=1).text.startswith(f"[webapp] {STOPPED}")
+    live = (
+        orch.current()
+        .store.db.execute(
+            "SELECT count(*) FROM workers WHERE stopped_at IS NULL AND reaped_at IS NULL"
+        )
+        .fetchone()[0]
+    )
+    assert live == 0, "every worker row is marked stopped"
+
+
+@pytest.fixture
+def sleeper(project):
+    return orch.task_new("demo", payload="sleep 300")
+
+
+def test_sigterm_to_webapp_worker_ends_a_running_sleep_and_exits(settings, sleeper, until):
+    argv = [sys.executable, "-m", "webapp.cli", "worker", "--threads", "2"]
+    proc = subprocess.Popen(argv, env=_env(settings), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        run_id = _running_with_processes(sleeper, until)
+    finally:
+        took = _stop_and_time(proc)
+    output = proc.stdout.read().decode(errors="replace")
+    proc.stdout.close()
+    assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
+    _assert_lost_and_gone(sleeper, run_id, output)
+
+
+def test_sigterm_to_webapp_serve_ends_a_running_sleep_and_exits(settings, sleeper, until, tmp_path):
+    # ~3 s: gunicorn starts two worker processes, each with its own task worker.
+    port = _free_port()
+    argv = [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, env=_env(settings), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        run_id = _running_with_processes(sleeper, until)
+    finally:
+        took = _stop_and_time(proc)
+    output = log.read_text()
+    assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
+    _assert_lost_and_gone(sleeper, run_id, output)
+
+
+def test_a_process_exiting_with_its_app_worker_ends_a_running_sleep(settings, sleeper, until):
+    script = textwrap.dedent(f"""
+        import sys, time
+        from webapp import create_app, orchestration as orch
+        from webapp.orchestration import recovery
+        app = create_app({{"WORKER_ENABLED": True, "SECRET_KEY": "x",
+                           "CREATE_FIRST_ADMIN": False}})
+        with orch.bind(orch.settings_of(app)):
+            deadline = time.monotonic() + 30
+            while not (orch.get_task_meta("demo", {sleeper.task_id!r}).status == "running"
+                       and recovery.run_processes([{sleeper.run_id!r}])):
+                assert time.monotonic() < deadline, "the task never ran"
+                time.sleep(0.02)  # deadline loop in the child
+        print("running", flush=True)
+        sys.exit(0)  # the interpreter exits with the worker's thread pool busy
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=_env(settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        assert proc.stdout.readline() == b"running\n"
+        started = time.monotonic()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    took = time.monotonic() - started
+    output = proc.stdout.read().decode(errors="replace")
+    proc.stdout.close()
+    assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
+    _assert_lost_and_gone(sleeper, sleeper.run_id, output)
+
+
+def test_the_worker_command_gives_back_the_signal_handlers_it_borrowed(tmp_path):
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    argv = ["worker", "--exit-when-idle", "--data-dir", str(tmp_path / "data")]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    # Ctrl-C raises KeyboardInterrupt again in the calling process (a test run, a script)
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+def test_a_stopping_worker_ends_its_graph_lost_members_and_runs_nothing_more(
+    project, make_worker, until, tmp_path
+):
+    ran = tmp_path / "ran.txt"
+    graph = orch.graph_new("demo", {"tasks": [
+        {"key": "slow", "payload": "sleep 300"},
+        {"key": "next", "payload": f"echo next >> {ran}", "after": ["slow"]},
+    ]})  # fmt: skip
+    slow, after = (m.task_id for m in graph.members)
+    worker = make_worker(start=True)
+    until(lambda: orch.get_task_meta("demo", slow).status == "running")
+    run_id = orch.get_task_meta("demo", slow).run_id
+    until(lambda: recovery.run_processes([run_id]))
+    assert worker.stop(timeout=10)
+    assert not recovery.run_processes([run_id])
+    meta = orch.get_task_meta("demo", slow)
+    assert (meta.status, meta.error) == ("lost", STOPPED)
+    assert orch.get_task_meta("demo", after).status in ("cancelled", "blocked")
+    assert orch.graph_get("demo", graph.graph_id).status == "cancelled"
+    make_worker(start=True)  # a fresh start requeues nothing and runs nothing of it
+    assert orch.graph_get("demo", graph.graph_id).status == "cancelled"
+    assert orch.get_task_meta("demo", slow).status == "lost" and not ran.exists()
