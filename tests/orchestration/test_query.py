@@ -175,3 +175,26 @@ def test_lists_read_only_their_page_at_100k_tasks(project, settings):
         99996, 99995, 99994, 99993, 99992, 99991, 99990, 9999)]  # fmt: skip
     common = orch.task_list("demo", search="echo")
     assert common.total_capped and common.has_next and len(common.items) == 50
+
+
+def test_task_detail_is_the_task_and_its_history(project):
+    task = orch.task_new("demo", payload="echo hi")
+    orch.task_stop("demo", task.task_id)
+    detail = orch.task_detail("demo", task.task_id)
+    assert detail.task == orch.get_task_meta("demo", task.task_id)
+    assert detail.history == orch.task_history("demo", task.task_id)
+    assert [t.to_status for t in detail.history] == ["queued", "cancelled"]
+    with pytest.raises(orch.TaskNotFound):
+        orch.task_detail("demo", "k0000")
+    with pytest.raises(orch.ProjectNotFound):
+        orch.task_detail("nope", task.task_id)
+
+
+def test_run_log_path_needs_no_read_but_checks_its_input(project):
+    task = orch.task_new("demo", payload="echo hi")
+    assert orch.run_log_path("demo", task.task_id, 1) == orch.task_log_path("demo", task.task_id)
+    assert orch.run_log_path("demo", task.task_id, 2).name == "run-2.log"
+    with pytest.raises(orch.InvalidTaskRequest, match="run_no"):
+        orch.run_log_path("demo", task.task_id, 0)
+    with pytest.raises(orch.UnsafePath):
+        orch.run_log_path("demo", "../other", 1)

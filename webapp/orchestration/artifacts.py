@@ -77,8 +77,14 @@ def _run_no(project_id: str, task_id: str, run_no: int | None) -> int:
 
 def task_log_path(project_id: str, task_id: str, *, run_no: int | None = None) -> Path:
     """The log file of a run (default: the current run); it may not exist yet."""
-    number = _run_no(project_id, task_id, run_no)
-    return log_dir(project_id, task_id) / run_log_name(number)
+    return run_log_path(project_id, task_id, _run_no(project_id, task_id, run_no))
+
+
+def run_log_path(project_id: str, task_id: str, run_no: int) -> Path:
+    """The log file of run ``run_no`` of a task already read (no query; IDs still checked)."""
+    if isinstance(run_no, bool) or not isinstance(run_no, int) or run_no < 1:
+        raise InvalidTaskRequest(f"run_no must be a run number (1 or more), got {run_no!r}")
+    return log_dir(project_id, task_id) / run_log_name(run_no)
 
 
 def _chunk(raw: logs.LogChunk, cap_marker: bool) -> LogChunk:

@@ -271,9 +271,27 @@ def get_all_task_states(project_id: str, tasks: Iterable[TaskMeta | str]) -> dic
     return records.task_statuses(context.db(), project_id, ids)
 
 
+@dataclass(frozen=True)
+class TaskDetail:
+    """A task with its recorded transitions: what its page shows."""
+
+    task: TaskMeta
+    history: list[Transition]
+
+
+def task_detail(project_id: str, task_id: str) -> TaskDetail:
+    """One task and its history in two indexed reads; TaskNotFound/ProjectNotFound."""
+    task = get_task_meta(project_id, task_id)
+    return TaskDetail(task, _transitions(project_id, task_id))
+
+
 def task_history(project_id: str, task_id: str) -> list[Transition]:
     """Every recorded transition of a task, oldest first."""
     _record(project_id, task_id)
+    return _transitions(project_id, task_id)
+
+
+def _transitions(project_id: str, task_id: str) -> list[Transition]:
     rows = records.transitions_of(context.db(), project_id, task_id)
     return [
         Transition(
