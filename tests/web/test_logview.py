@@ -104,3 +104,21 @@ def test_rendered_cache_stays_within_its_budget():
     assert cache._chars <= 4_000
     assert "y" * 10 in cache.render("run:49", Chunk(0, 500, [("stdout", "z")]))  # still cached
     assert "z" in cache.render("run:0", Chunk(0, 500, [("stdout", "z")]))  # evicted long ago
+
+
+def test_rendered_cache_knows_a_tail_window_only_at_the_size_it_was_read():
+    cache = RenderedCache(max_windows=2)
+    assert cache.tail_window("run:a", 11) is None
+    chunk = Chunk(0, 11, [("stdout", "x\n")])
+    chunk.size = 11
+    cache.remember_tail("run:a", chunk)
+    window = cache.tail_window("run:a", 11)
+    assert (window.offset, window.next_offset, window.size) == (0, 11, 11)
+    assert cache.tail_window("run:a", 12) is None  # the log grew: read it again
+    assert cache.tail_window("run:b", 11) is None
+    assert cache.cached("run:a", window) is None  # a window is not its HTML
+    html = cache.render("run:a", chunk)
+    assert cache.cached("run:a", window) is html
+    for n in range(3):
+        cache.remember_tail(f"run:{n}", chunk)
+    assert cache.tail_window("run:a", 11) is None  # only the newest windows are kept

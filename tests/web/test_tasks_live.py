@@ -48,6 +48,21 @@ def test_output_is_escaped_and_coloured(operator_client, project, run_to_end):
     assert 'href="/static/vendor/ansi.css"' in html
 
 
+def test_the_task_page_shows_output_written_since_it_was_last_shown(
+    operator_client, project, run_to_end
+):
+    task = new_task("echo first")
+    run_to_end("demo", task.task_id)
+    page = f"/projects/demo/tasks/{task.task_id}"
+    assert "first" in operator_client.get(page).get_data(as_text=True)
+    with orchestration.task_log_path("demo", task.task_id).open("ab") as log:
+        log.write(b"second <b>\n")  # as a worker appends to a running task's log
+    for _ in range(2):  # read from the file, then from what the first read rendered
+        html = operator_client.get(page).get_data(as_text=True)
+        log_html = html[html.index('id="log-output"') :].split("</pre>")[0]
+        assert "first\n" in log_html and "second &lt;b&gt;\n" in log_html
+
+
 def test_a_big_log_shows_its_last_256_kb_with_a_way_to_earlier_output(
     operator_client, project, run_to_end
 ):

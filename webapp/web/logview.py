@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
 from ansi2html import Ansi2HTMLConverter
 from ansi2html.style import get_styles
@@ -149,6 +150,15 @@ def ansi_stylesheet() -> str:
     )
 
 
+class LogWindow(NamedTuple):
+    """Bytes ``[offset, next_offset)`` of a log that had ``size`` bytes (no text)."""
+
+    offset: int
+    next_offset: int
+    size: int
+    segments: tuple = ()
+
+
 class RenderedCache:
     """Rendered log windows, least recently used out first, bounded by total characters.
 
@@ -157,20 +167,46 @@ class RenderedCache:
     One instance per app (``app.extensions``), shared by the server's request threads.
     """
 
-    def __init__(self, max_chars: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, max_chars: int = 8 * 1024 * 1024, max_windows: int = 4096) -> None:
         self.max_chars = max_chars
+        self.max_windows = max_windows
         self._items: OrderedDict[tuple, Markup] = OrderedDict()
+        self._windows: OrderedDict[tuple, LogWindow] = OrderedDict()
         self._chars = 0
         self._lock = threading.Lock()
 
-    def render(self, identity: str, chunk, query: str | None = None) -> Markup:
-        """``render_segments(chunk.segments, query)``, from the cache when seen before."""
-        key = (identity, chunk.offset, chunk.next_offset, query)
+    def cached(self, identity: str, window, query: str | None = None) -> Markup | None:
+        """The HTML of ``window`` (anything with ``offset`` and ``next_offset``) if kept."""
+        key = (identity, window.offset, window.next_offset, query)
         with self._lock:
             html = self._items.get(key)
             if html is not None:
                 self._items.move_to_end(key)
-                return html
+            return html
+
+    def tail_window(self, identity: str, size: int) -> LogWindow | None:
+        """Where the tail window of this log was when it had ``size`` bytes, if read before.
+
+        The same log at the same size is the same bytes (it only grows), so its tail
+        window is too: a page can skip reading the file when the size did not change.
+        """
+        with self._lock:
+            return self._windows.get((identity, size))
+
+    def remember_tail(self, identity: str, chunk) -> None:
+        """Note the tail window ``chunk`` (a read to the end of the log) for ``tail_window``."""
+        window = LogWindow(chunk.offset, chunk.next_offset, chunk.size)
+        with self._lock:
+            self._windows[(identity, chunk.size)] = window
+            while len(self._windows) > self.max_windows:
+                self._windows.popitem(last=False)
+
+    def render(self, identity: str, chunk, query: str | None = None) -> Markup:
+        """``render_segments(chunk.segments, query)``, from the cache when seen before."""
+        key = (identity, chunk.offset, chunk.next_offset, query)
+        html = self.cached(identity, chunk, query)
+        if html is not None:
+            return html
         html = render_segments(chunk.segments, query)
         if len(html) > self.max_chars // 4:
             return html  # too big to be worth keeping

@@ -66,13 +66,13 @@ def show(project_id: str, task_id: str):
     if full_id != task_id:
         args = {**request.args.to_dict(), "project_id": project_id, "task_id": full_id}
         return redirect(url_for("tasks.show", **args))
-    task = orchestration.get_task_meta(project_id, full_id)
-    history = orchestration.task_history(project_id, full_id)
+    detail = orchestration.task_detail(project_id, full_id)
+    task = detail.task
     panel = tasks_live.task_log_panel(task)
     return render_template(
         "tasks/show.html",
         task=task,
-        history=history,
+        history=detail.history,
         log=panel,
         result_html=tasks_live.result_html(task),
         counts=orchestration.counts_by_status(project_id),

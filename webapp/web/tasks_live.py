@@ -78,18 +78,29 @@ def log_urls(project_id: str, task_id: str, run_no: int | None) -> dict:
     }
 
 
-def read_tail(project_id: str, task_id: str, run_no: int | None):
-    """The last 256 KB of a run's log (whole characters): one lookup, one stat, one read."""
-    path = orchestration.task_log_path(project_id, task_id, run_no=run_no)
-    start = logpanel.tail_offset(logs.log_size(path))
-    return logs.read_from(path, start, logpanel.WINDOW_BYTES)
+def rendered_tail(task, run_no: int | None, query: str | None):
+    """The last 256 KB of a run's log (whole characters) and its HTML.
+
+    One stat; the file is read only when its size is one this app has not rendered yet.
+    """
+    identity = run_identity(task, run_no)
+    path = orchestration.run_log_path(task.project_id, task.task_id, run_no or task.run_no)
+    cache, size = log_cache(), logs.log_size(path)
+    window = cache.tail_window(identity, size)
+    html = None if window is None else cache.cached(identity, window, query)
+    if html is not None:
+        return window, html
+    chunk = logs.read_from(path, logpanel.tail_offset(size), logpanel.WINDOW_BYTES)
+    if chunk.size == size:  # the file did not grow between the stat and the read
+        cache.remember_tail(identity, chunk)
+    return chunk, cache.render(identity, chunk, query)
 
 
 def task_log_panel(task) -> logpanel.LogPanel:
     """The task page's log: its tail, live unless the run is over; search results if asked."""
     run_no = parse_run(task)
     query = log_query()
-    chunk = read_tail(task.project_id, task.task_id, run_no)
+    chunk, html = rendered_tail(task, run_no, query)
     current = run_no is None or run_no == task.run_no
     done = task.is_terminal or not current
     matches = []
@@ -104,7 +115,7 @@ def task_log_panel(task) -> logpanel.LogPanel:
     return logpanel.build(
         chunk,
         done=done,
-        html=log_cache().render(run_identity(task, run_no), chunk, query),
+        html=html,
         query=query,
         poll_url=poll,
         matches=matches,
@@ -124,11 +135,12 @@ def status(project_id: str, task_id: str):
         return html, 200, {**NO_STORE, "HX-Trigger": "task-gone"}
     if request.args.get("v") == str(version):
         return "", 204, NO_STORE
-    task = orchestration.get_task_meta(project_id, task_id)
+    detail = orchestration.task_detail(project_id, task_id)
+    task = detail.task
     html = render_template(
         "tasks/_status_fragment.html",
         task=task,
-        history=orchestration.task_history(project_id, task_id),
+        history=detail.history,
         counts=orchestration.counts_by_status(project_id),
         result_html=result_html(task),
     )
