@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 
-from flask import Flask
+from flask import Flask, current_app
 from markupsafe import Markup
 
 from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
@@ -150,6 +150,14 @@ def duration_tag(task) -> Markup:
     return Markup(text)
 
 
+def csrf_field_tag() -> Markup:
+    """The hidden CSRF input of a form (nothing when the app has no CSRF protection)."""
+    generate = current_app.jinja_env.globals.get("csrf_token")
+    if generate is None:
+        return Markup("")
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate())
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_time, "datetime")
     app.add_template_filter(iso_time, "isotime")
@@ -162,6 +170,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(status_badge)
     app.add_template_global(time_tag)
     app.add_template_global(duration_tag)
+    app.add_template_global(csrf_field_tag)
     app.add_template_global(STATUSES, "STATUSES")
     app.add_template_global(TASK_TYPES, "TASK_TYPES")
     app.add_template_global(TERMINAL_STATUSES, "TERMINAL_STATUSES")
