@@ -22,6 +22,10 @@ protection is ON in the test app, as in production. So:
 
 from __future__ import annotations
 
+import builtins
+import os
+from collections import Counter
+
 import flask
 import pytest
 from flask.testing import FlaskClient
@@ -164,3 +168,45 @@ def demo_task(bound):
 
     orchestration.project_create("demo", actor="test")
     return orchestration.task_new("demo", name="first", payload="echo hello", actor="test")
+
+
+class _CountedFile:
+    """A real file opened for reading whose ``read`` calls count the bytes they return."""
+
+    def __init__(self, fh, counts: Counter, path: str) -> None:
+        self._fh, self._counts, self._path = fh, counts, path
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self._counts[self._path] += len(data)
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._fh.close()
+
+
+@pytest.fixture
+def bytes_read(monkeypatch):
+    """``bytes_read(module)``: a Counter of the bytes that ``module``'s ``open()`` calls read,
+    by path, from now until the test ends. Files are real; only reads are counted, so a test
+    can say "reads at most N bytes" instead of timing a read."""
+
+    def watch(module) -> Counter:
+        counts: Counter = Counter()
+
+        def counting_open(file, mode="r", *args, **kwargs):
+            fh = builtins.open(file, mode, *args, **kwargs)  # noqa: SIM115 - returned
+            if "r" in mode and "+" not in mode:
+                return _CountedFile(fh, counts, os.fspath(file))
+            return fh
+
+        monkeypatch.setattr(module, "open", counting_open, raising=False)
+        return counts
+
+    return watch
