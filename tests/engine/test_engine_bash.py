@@ -57,7 +57,7 @@ def test_timeout_kills_and_fails(executor):  # behaviours 18 and 20
     start = time.monotonic()
     with pytest.raises(TaskTimeoutError, match=r"Task timed out after 0.2 seconds") as caught:
         executor.execute(task)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 10  # killed at the timeout, not after the 30 s sleep
     assert isinstance(caught.value, TimeoutError)
     message = "Task timed out after 0.2 seconds"
     assert task.is_failed and task.error == task.result.error == message
@@ -68,11 +68,11 @@ def test_timeout_kills_and_fails(executor):  # behaviours 18 and 20
 
 
 def test_timeout_bounds_draining_when_a_child_holds_the_pipe(executor):  # 19, bug 6
-    task = Task.bash("printf 'before\\n'; sleep 2 &", timeout=0.2)
+    task = Task.bash("printf 'before\\n'; sleep 30 &", timeout=0.2)
     start = time.monotonic()
     with pytest.raises(TaskTimeoutError):
         executor.execute(task)
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 10  # not until the child closes the pipe (30 s)
     assert task.result.output == "before\n" and task.result.returncode == 0
 
 
@@ -84,7 +84,7 @@ def test_sigterm_ignored_escalates_to_sigkill(executor):  # behaviour 20, with a
     start = time.monotonic()
     with pytest.raises(TaskTimeoutError):
         executor.execute(task)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 10  # the loop never ends by itself: SIGKILL ended it
     assert task.result.returncode == -9 and task.result.output == "ready\n"
 
 
@@ -132,8 +132,8 @@ def test_cancel_from_another_thread(executor, recorder, wait_until):  # behaviou
     wait_until(lambda: executor.is_running(task.id) and recorder.of(TaskEventType.OUTPUT))
     start = time.monotonic()
     executor.cancel(task)
-    thread.join(timeout=5)
-    assert time.monotonic() - start < 2
+    thread.join(timeout=15)
+    assert time.monotonic() - start < 10  # stopped, not the 30 s sleep
     assert isinstance(caught[0], TaskCancelled) and task.is_cancelled
     assert task.result.status is TaskStatus.CANCELLED
     assert task.result.termination_reason == "cancelled"
@@ -151,8 +151,8 @@ def test_cancel_with_grace_zero_kills_at_once(
     wait_until(lambda: recorder.of(TaskEventType.OUTPUT, task))
     start = time.monotonic()
     executor.cancel(task, grace=0)
-    thread.join(timeout=5)
-    assert time.monotonic() - start < 1.5 and task.result.returncode == -9
+    thread.join(timeout=15)
+    assert time.monotonic() - start < 4 and task.result.returncode == -9  # before the 5 s grace
 
 
 def test_output_events_per_line(executor, recorder):  # behaviour 49
@@ -211,5 +211,5 @@ def test_default_grace_before_sigkill_is_five_seconds(executor):  # behaviour 20
     start = time.monotonic()
     with pytest.raises(TaskTimeoutError):
         executor.execute(task)
-    assert 4.9 <= time.monotonic() - start < 7
+    assert 4.9 <= time.monotonic() - start < 9  # 5 s, not (say) 10
     assert task.result.returncode == -9 and task.result.output == "ready\n"
