@@ -72,9 +72,9 @@ def test_stop_kills_a_term_ignoring_group_after_the_grace(project, make_worker, 
     until(lambda: len(recovery.group_pids(run["pgid"])) == 3)  # bash, sleep 303, sleep 300
     started = time.monotonic()
     orch.task_stop("demo", task.task_id, timeout=1.0, actor="carol")
-    until(lambda: status(task) == "cancelled", timeout=5)
+    until(lambda: status(task) == "cancelled", timeout=15)
     took = time.monotonic() - started
-    assert 0.9 <= took < 2.5, took
+    assert 0.9 <= took < 10, took  # SIGKILL after the 1 s grace, not never (sleep 300)
     meta = orch.get_task_meta("demo", task.task_id)
     assert meta.stop_requested_by == "carol" and meta.error == "stopped by carol"
     last = orch.task_history("demo", task.task_id)[-1]
