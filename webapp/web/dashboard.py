@@ -26,6 +26,7 @@ def highlight(text: object, query: str | None) -> Markup:
 
 def init_app(app: Flask) -> None:
     display.init_app(app)
+    links.init_app(app)
     app.extensions[tasks_live.CACHE_KEY] = RenderedCache()
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
