@@ -98,6 +98,11 @@ def user_can(role: str) -> bool:
     return current_user.is_authenticated and current_user.can(role)
 
 
+def nobody_can(role: str) -> bool:
+    """``user_can`` for a page rendered for nobody signed in."""
+    return False
+
+
 def user_can_delete() -> bool:
     return user_can("admin")
 
@@ -293,7 +298,9 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_user() -> dict:
-        return {"current_user": current_user, "user_can": user_can}
+        """The user this page is rendered for, resolved once (not once per use)."""
+        user = current_user._get_current_object()
+        return {"current_user": user, "user_can": user.can if user.is_authenticated else nobody_can}
 
     prepare_database(app)
     app.extensions[ACCOUNTS_DATABASES] = ThreadDatabases(app.config["DATABASE"])
