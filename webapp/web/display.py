@@ -5,11 +5,12 @@ Registered as Jinja filters and globals by ``init_app``; templates never compute
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 
 from flask import Flask, current_app
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
 
@@ -131,6 +132,23 @@ def status_badge(status: str) -> Markup:
     ).format(status, status_icon(status), status_label(status))
 
 
+def count_links(counts: Mapping[str, int], list_url: str) -> Markup:
+    """Tasks per status as links to the list filtered by each (statuses without any left out).
+
+    Built here rather than in a template loop: every page and poll of a project shows them.
+    """
+    url = escape(list_url)
+    return Markup(
+        "".join(
+            f'\n  <a class="count status-{status}" href="{url}?status={status}" '
+            f'data-count="{status}"><span aria-hidden="true">{escape(status_icon(status))}</span> '
+            f"{int(n)} {escape(status_label(status))}</a>"
+            for status in STATUSES  # UI status names: nothing to escape
+            if (n := counts.get(status))
+        )
+    )
+
+
 def time_tag(value: object) -> Markup:
     """``<time datetime="...">2026-11-22 14:03:07</time>``, or nothing when unset."""
     moment = parse_time(value)
@@ -168,6 +186,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(status_label)
     app.add_template_global(task_duration)
     app.add_template_global(status_badge)
+    app.add_template_global(count_links)
     app.add_template_global(time_tag)
     app.add_template_global(duration_tag)
     app.add_template_global(csrf_field_tag)
