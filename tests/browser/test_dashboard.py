@@ -65,7 +65,7 @@ def new_task(name: str, payload: str) -> str:
     return orchestration.task_new("demo", name=name, payload=payload, actor="test").task_id
 
 
-def wait_until(condition, timeout: float = 10.0):
+def wait_until(condition, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while not (value := condition()):
         assert time.monotonic() < deadline, "condition not met in time"

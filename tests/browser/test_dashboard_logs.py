@@ -37,7 +37,7 @@ def login(page: Page, base: str) -> None:
     expect(page.locator("h1")).to_have_text("Projects")
 
 
-def wait_until(condition, timeout: float = 15.0):
+def wait_until(condition, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while not (value := condition()):
         assert time.monotonic() < deadline, "condition not met in time"

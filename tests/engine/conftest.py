@@ -38,7 +38,7 @@ class Recorder:
         ]
 
 
-def _wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+def _wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     """Poll ``condition`` until it is truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while not condition():

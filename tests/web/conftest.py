@@ -11,7 +11,7 @@ from webapp import orchestration
 from webapp.worker import Worker
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float = 10.0, step: Callable = None):
+def wait_for(condition: Callable[[], object], *, timeout: float = 30.0, step: Callable = None):
     """Call ``step`` then check ``condition`` until it is truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -43,7 +43,7 @@ def worker(app, bound):
 def run_to_end(worker):
     """``run_to_end(project, task_id)``: claim and run queued tasks until that one is over."""
 
-    def run(project_id: str, task_id: str, timeout: float = 15.0):
+    def run(project_id: str, task_id: str, timeout: float = 30.0):
         return wait_for(
             lambda: (t := orchestration.get_task_meta(project_id, task_id)).is_terminal and t,
             timeout=timeout,

@@ -31,7 +31,7 @@ def project(settings):
 
 @pytest.fixture
 def make_worker(settings):
-    """Build workers that are stopped (their tasks cancelled) when the test ends."""
+    """Build workers that are stopped (their running tasks ended) when the test ends."""
     made: list[Worker] = []
 
     def make(threads: int = 2, *, start: bool = False, target=None) -> Worker:
@@ -41,10 +41,10 @@ def make_worker(settings):
 
     yield make
     for worker in made:
-        worker.stop(timeout=5.0)
+        worker.stop(timeout=15.0)
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, step=None) -> object:
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, step=None) -> object:
     """Poll ``condition`` (calling ``step`` between polls) until truthy or the deadline."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()

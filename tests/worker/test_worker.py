@@ -79,7 +79,7 @@ def test_stop_kills_a_term_ignoring_group_after_the_grace(project, make_worker, 
     assert meta.stop_requested_by == "carol" and meta.error == "stopped by carol"
     last = orch.task_history("demo", task.task_id)[-1]
     assert (last.actor, last.to_status, last.reason) == ("carol", "cancelled", "stopped by carol")
-    until(lambda: not _group_alive(run["pgid"]), timeout=2)
+    until(lambda: not _group_alive(run["pgid"]), timeout=15)
 
 
 def test_a_stop_between_claim_and_start_cancels_cleanly(project, make_worker):
@@ -201,10 +201,10 @@ def test_a_silent_worker_is_reaped_by_a_live_one(project, make_worker, until, st
     meta = orch.get_task_meta("demo", task.task_id)
     assert (meta.status, meta.termination_reason) == ("lost", "lost")
     assert "sent no heartbeat" in meta.error
-    until(lambda: not _group_alive(run["pgid"]), timeout=3)
+    until(lambda: not _group_alive(run["pgid"]), timeout=15)
     last = orch.task_history("demo", task.task_id)[-1]
     assert (last.actor, last.from_status, last.to_status) == (reaper.id, "running", "lost")
-    until(lambda: not silent._running, timeout=3)  # its own save is refused: still lost
+    until(lambda: not silent._running, timeout=15)  # its own save is refused: still lost
     assert status(task) == "lost" and silent.executor.persistence_errors
 
 
@@ -214,7 +214,7 @@ def test_a_stopping_worker_ends_its_running_tasks_as_lost(project, make_worker, 
     until(lambda: status(task) == "running")
     run_id = orch.get_task_meta("demo", task.task_id).run_id
     until(lambda: recovery.run_processes([run_id]))
-    assert worker.stop(timeout=5.0)
+    assert worker.stop(timeout=15.0)
     meta = orch.get_task_meta("demo", task.task_id)
     assert (meta.status, meta.error) == ("lost", "the server stopped while it ran")
     assert not recovery.run_processes([run_id])  # no process of the run is left
@@ -238,7 +238,7 @@ def test_the_worker_finishes_deletes_left_to_it(project, settings, make_worker, 
     until(lambda: orch.get_task_meta("demo", task.task_id).status == "completed")
     orch.mark_task_deleting("demo", task.task_id, actor="erin")
     assert orch.get_task_meta("demo", task.task_id).status == "deleting"
-    until(lambda: not orch.task_list("demo").total, timeout=5)
+    until(lambda: not orch.task_list("demo").total, timeout=15)
     [archived] = orch.list_archived_tasks("demo")
     assert archived.task_id == task.task_id and archived.status == "completed"
     path = orch.task_archive_logs("demo", task.task_id)
@@ -289,6 +289,6 @@ def test_the_app_starts_its_own_worker_when_enabled(tmp_path, until):
             task = orch.task_new("demo", payload="echo served")
             until(lambda: orch.get_task_meta("demo", task.task_id).status == "completed")
     finally:
-        assert worker.stop(timeout=5)
+        assert worker.stop(timeout=15)
     off = {"TESTING": True, "DATA_DIR": str(tmp_path / "off"), "SECRET_KEY": "x"}
     assert "webapp.worker" not in create_app({**off, "WORKER_ENABLED": False}).extensions

@@ -143,7 +143,7 @@ def test_a_lost_worker_requeues_its_graph_and_done_members_stay_done(
     assert orch.get_task_meta("demo", b.task_id).status == "lost"
     requeued = orch.graph_get("demo", graph.graph_id)
     assert requeued.status == "queued" and "sent no heartbeat" in requeued.note
-    until(lambda: not first._running, timeout=5)  # the old driver gave up; its saves refused
+    until(lambda: not first._running, timeout=15)  # the old driver gave up; its saves refused
     reaper.run_once()
     until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed")
     assert ran.read_text().split() == ["a", "b", "b"]

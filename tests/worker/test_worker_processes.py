@@ -83,7 +83,7 @@ def test_kill_9_then_a_fresh_start_marks_running_tasks_lost(settings, tmp_path, 
     earlier = Worker(settings, threads=1)
     earlier.run_once()
     until(lambda: orch.get_task_meta("other", done.task_id).status == "completed")
-    assert earlier.stop(timeout=5)
+    assert earlier.stop(timeout=15)
     orch.project_create("demo")
     marker = str(secrets.randbelow(90000) + 10000)  # digits: "sleep 300.<i><marker>" is valid
     sleeps = [orch.task_new("demo", payload=f"sleep 300.{i}{marker}") for i in range(5)]
@@ -110,7 +110,7 @@ def test_kill_9_then_a_fresh_start_marks_running_tasks_lost(settings, tmp_path, 
             meta = orch.get_task_meta("demo", task.task_id)
             assert (meta.status, meta.termination_reason) == ("lost", "lost")
             assert "is gone" in meta.error
-        until(lambda: not _sleepers(marker), timeout=5)
+        until(lambda: not _sleepers(marker), timeout=15)
         assert all(not recovery.group_pids(pgid) for pgid in groups)
         assert [orch.get_task_meta("other", t.task_id) for t in (done, queued)] == before
         assert [orch.task_history("other", t.task_id) for t in (done, queued)] == histories
