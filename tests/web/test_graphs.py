@@ -140,9 +140,40 @@ def test_a_failing_middle_blocks_its_child_and_the_finally_task_still_runs(
     assert ids["build"] in blocked_by and "(failed)" in blocked_by
     assert 'data-status="completed"' in member_row(html, ids["cleanup"])
     assert "finally" in member_row(html, ids["cleanup"])
+    assert orchestration.graph_get("demo", graph_id).blocked_by == {ids["deploy"]: ids["build"]}
     assert "Retry failed tasks" in html and "Cancel workflow" not in html
     listing = text(operator_client.get("/projects/demo/graphs"))
     assert "2 completed" in listing and "1 failed" in listing and "1 blocked" in listing
+
+
+def test_the_list_reads_every_workflow_s_counts_in_the_same_two_queries(
+    operator_client, project, bound
+):
+    def listed():
+        statements: list[str] = []
+        db = bound.store.db
+        db.conn.set_trace_callback(statements.append)
+        try:
+            graphs = orchestration.graph_list("demo")
+        finally:
+            db.conn.set_trace_callback(None)
+        return graphs, [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+    create(operator_client, CHAIN)
+    _, one = listed()
+    for _ in range(4):
+        create(operator_client, CHAIN)
+    graph_id = orchestration.graph_list("demo")[0].graph_id
+    member = orchestration.graph_get("demo", graph_id).members[0]
+    orchestration.graph_cancel("demo", graph_id)
+    orchestration.task_delete("demo", member.task_id)  # a deleted member is no longer counted
+    graphs, five = listed()
+    assert len(five) == len(one) and len(graphs) == 5
+    assert graphs[0].counts == {"cancelled": 3}
+    assert [g.counts for g in graphs[1:]] == [{"queued": 4}] * 4
+    assert all(g.counts == orchestration.graph_get("demo", g.graph_id).counts for g in graphs)
+    listing = text(operator_client.get("/projects/demo/graphs"))
+    assert "3 cancelled" in listing and listing.count("4 queued") == 4
 
 
 def test_the_live_part_answers_204_until_something_changes(operator_client, project):

@@ -16,6 +16,7 @@ queued again: the engine's rerun rule keeps DONE members and retries the failed 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,7 @@ from webapp.orchestration.lifecycle import (
 from webapp.orchestration.naming import clean_task_name, generate_task_name
 from webapp.orchestration.projects import project_row
 from webapp.orchestration.query import TaskMeta, task_meta_from_row
+from webapp.orchestration.status import UI_STATUSES
 from webapp.store import graph_records, records, workers
 
 MAX_MEMBERS = 500
@@ -65,18 +67,40 @@ class GraphMeta:
     """task_id -> the task_ids it runs after."""
     finally_tasks: list[str] = field(default_factory=list)
     optional_tasks: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    """Members per UI status, in the UI's status order, statuses without any left out
+    (filled in lists too)."""
+    blocked_by: dict[str, str] = field(default_factory=dict)
+    """task_id of a blocked member -> task_id of the member whose failure blocked it (as
+    the engine recorded it)."""
 
     @property
     def is_terminal(self) -> bool:
         return self.status in ("completed", "failed", "cancelled")
 
 
-def _meta(row: dict[str, Any], members: list[dict] | None = None, edges=()) -> GraphMeta:
+def _ordered_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    ordered = {status: counts[status] for status in UI_STATUSES if counts.get(status)}
+    ordered.update((status, n) for status, n in counts.items() if n and status not in ordered)
+    return ordered
+
+
+def _meta(
+    row: dict[str, Any], members: list[dict] | None = None, edges=(), counts=None
+) -> GraphMeta:
     parse = records.parse_time
-    by_run = {m["run_id"]: m["task_id"] for m in members or []}
-    dependencies: dict[str, list[str]] = {m["task_id"]: [] for m in members or []}
+    members = members or []
+    by_run = {m["run_id"]: m["task_id"] for m in members}
+    dependencies: dict[str, list[str]] = {m["task_id"]: [] for m in members}
     for run_id, dependency in edges:
         dependencies[by_run[run_id]].append(by_run[dependency])
+    if counts is None:
+        counts = Counter(m["status"] for m in members)
+    blocked_by = {
+        m["task_id"]: by_run[m["blocked_by"]]
+        for m in members
+        if m["status"] == "blocked" and m.get("blocked_by") in by_run
+    }
     return GraphMeta(
         project_id=row["project_id"], graph_id=row["graph_id"], title=row["title"],
         status=row["status"], created_at=parse(row["created_at"]), created_by=row["created_by"],
@@ -84,10 +108,11 @@ def _meta(row: dict[str, Any], members: list[dict] | None = None, edges=()) -> G
         finished_at=parse(row["finished_at"]), worker_id=row["worker_id"],
         cancel_requested_by=row["cancel_requested_by"], note=row["note"],
         attempts=row["attempts"], version=row["version"],
-        members=[task_meta_from_row(m) for m in members or []],
+        members=[task_meta_from_row(m) for m in members],
         dependencies=dependencies,
-        finally_tasks=[m["task_id"] for m in members or [] if m["is_finally"]],
-        optional_tasks=[m["task_id"] for m in members or [] if m["is_optional"]],
+        finally_tasks=[m["task_id"] for m in members if m["is_finally"]],
+        optional_tasks=[m["task_id"] for m in members if m["is_optional"]],
+        counts=_ordered_counts(counts), blocked_by=blocked_by,
     )  # fmt: skip
 
 
@@ -198,9 +223,13 @@ def graph_get(project_id: str, graph_id: str) -> GraphMeta:
 
 
 def graph_list(project_id: str, *, limit: int = 100) -> list[GraphMeta]:
-    """A project's workflows, newest first (without their members)."""
+    """A project's workflows, newest first (without their members, with their ``counts``):
+    two queries, whatever the number of workflows."""
     project_row(project_id)
-    return [_meta(row) for row in graph_records.list_graphs(context.db(), project_id, limit)]
+    db = context.db()
+    rows = graph_records.list_graphs(db, project_id, limit)
+    counts = graph_records.member_status_counts(db, [row["graph_id"] for row in rows])
+    return [_meta(row, counts=counts.get(row["graph_id"], {})) for row in rows]
 
 
 def graph_cancel(project_id: str, graph_id: str, *, actor: str = "system") -> GraphMeta:

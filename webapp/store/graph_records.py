@@ -6,6 +6,7 @@ tasks of one stored ``TaskGraph``; plain claims skip them, a graph is claimed as
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlite_utils import Database
@@ -107,17 +108,33 @@ def orphaned_graphs(db: Database) -> list[tuple[str, str]]:
 
 
 def graph_members(db: Database, graph_id: str) -> list[dict[str, Any]]:
-    """The members' task records in the graph's stored order, with their edge flags."""
+    """The members' task records in the graph's stored order, with their edge flags and the
+    run ID of the parent that blocked each (``blocked_by``, as the engine stored it)."""
     from webapp.store.records import TASK_COLUMNS
 
     columns = ", ".join(f"t.{c}" for c in TASK_COLUMNS)
     sql = (
-        f"SELECT {columns}, g.is_finally, g.is_optional FROM graph_tasks g "
-        "JOIN task_records t ON t.run_id = g.task_id WHERE g.graph_id = ? ORDER BY g.position"
+        f"SELECT {columns}, g.is_finally, g.is_optional, e.blocked_by FROM graph_tasks g "
+        "JOIN task_records t ON t.run_id = g.task_id JOIN tasks e ON e.id = g.task_id "
+        "WHERE g.graph_id = ? ORDER BY g.position"
     )
     rows = db.conn.execute(sql, [graph_id]).fetchall()
-    names = (*TASK_COLUMNS, "is_finally", "is_optional")
+    names = (*TASK_COLUMNS, "is_finally", "is_optional", "blocked_by")
     return [dict(zip(names, values, strict=True)) for values in rows]
+
+
+def member_status_counts(db: Database, graph_ids: list[str]) -> dict[str, dict[str, int]]:
+    """``{graph_id: {status: members}}`` for many graphs in one grouped query (members as
+    ``graph_members`` reads them; a graph without any is left out)."""
+    sql = (
+        "SELECT g.graph_id, t.status, count(*) FROM graph_tasks g "
+        "JOIN task_records t ON t.run_id = g.task_id "
+        "WHERE g.graph_id IN (SELECT value FROM json_each(?)) GROUP BY g.graph_id, t.status"
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for graph_id, status, n in db.conn.execute(sql, [json.dumps(graph_ids)]).fetchall():
+        counts.setdefault(graph_id, {})[status] = n
+    return counts
 
 
 def graph_edges(db: Database, graph_id: str) -> list[tuple[str, str]]:

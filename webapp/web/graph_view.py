@@ -1,16 +1,11 @@
 """How a workflow is shown: members in dependency order with what each runs after and, for a
-blocked member, which of its parents blocked it; counts of member statuses. No Flask here.
+blocked member, the parent that blocked it (as the engine recorded it). No Flask here.
 """
 
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-
-from webapp.web.display import STATUSES
-
-#: A parent in one of these states blocks the members that run after it.
-BLOCKING_STATUSES = frozenset({"failed", "cancelled", "blocked", "lost"})
 
 
 @dataclass(frozen=True)
@@ -22,7 +17,7 @@ class Member:
     after: list
     """TaskMetas of the members it runs after (definition order)."""
     blocked_by: list
-    """While blocked: the parents that are failed, cancelled, blocked or lost."""
+    """While blocked: the parent whose failure (or block) blocked it, as a one-item list."""
     is_finally: bool
     is_optional: bool
 
@@ -61,16 +56,7 @@ def members(graph) -> list[Member]:
     for task_id in dependency_order(graph):
         task = by_id[task_id]
         after = [by_id[d] for d in graph.dependencies.get(task_id, ()) if d in by_id]
-        blocked_by = []
-        if task.status == "blocked":
-            blocked_by = [parent for parent in after if parent.status in BLOCKING_STATUSES]
+        parent = graph.blocked_by.get(task_id)
+        blocked_by = [by_id[parent]] if parent in by_id else []
         out.append(Member(task, after, blocked_by, task_id in finally_tasks, task_id in optional))
     return out
-
-
-def status_counts(tasks) -> dict[str, int]:
-    """How many of ``tasks`` are in each status, in the dashboard's status order."""
-    counts = dict.fromkeys(STATUSES, 0)
-    for task in tasks:
-        counts[task.status] = counts.get(task.status, 0) + 1
-    return {status: n for status, n in counts.items() if n}

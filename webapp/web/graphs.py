@@ -37,14 +37,8 @@ EXAMPLE_TEXT = json.dumps(EXAMPLE, indent=2)
 @bp.get("")
 def index(project_id: str):
     project = orchestration.project_get(project_id)
-    rows = []
-    for listed in orchestration.graph_list(project_id, limit=LIST_LIMIT):
-        try:
-            graph = orchestration.graph_get(project_id, listed.graph_id)
-        except LookupError:
-            continue  # gone between the two reads
-        rows.append((graph, graph_view.status_counts(graph.members)))
-    return render_template("graphs/index.html", project=project, rows=rows, limit=LIST_LIMIT)
+    graphs = orchestration.graph_list(project_id, limit=LIST_LIMIT)
+    return render_template("graphs/index.html", project=project, graphs=graphs, limit=LIST_LIMIT)
 
 
 def render_new(project, form: GraphForm, status: int = 200):
@@ -94,7 +88,7 @@ def live_context(project_id: str, graph_id: str) -> dict:
     return {
         "graph": graph,
         "members": graph_view.members(graph),
-        "member_counts": graph_view.status_counts(graph.members),
+        "member_counts": graph.counts,
         "version": version,
         "counts": orchestration.counts_by_status(project_id),
     }

@@ -19,7 +19,7 @@ from webapp.web.graph_definition import DefinitionInvalid, check_definition
 GRAPHS = "/projects/<project>/graphs"
 GRAPH = f"{GRAPHS}/<graph>"
 PATHS = {"project": PROJECT_ID, "graph": {"type": "string", "maxLength": 64}}
-SUMMARY_ONLY = ("members", "dependencies", "finally_tasks", "optional_tasks")
+SUMMARY_ONLY = ("members", "dependencies", "finally_tasks", "optional_tasks", "blocked_by")
 ALREADY_QUEUED = ("queued", "running")
 
 
@@ -33,7 +33,6 @@ def graph_json(graph) -> dict:
         for member in graph_view.members(graph)
         if member.blocked_by
     }
-    out["counts"] = graph_view.status_counts(graph.members)
     return out
 
 
