@@ -168,3 +168,15 @@ def test_a_stopping_worker_ends_its_graph_lost_members_and_runs_nothing_more(
     make_worker(start=True)  # a fresh start requeues nothing and runs nothing of it
     assert orch.graph_get("demo", graph.graph_id).status == "cancelled"
     assert orch.get_task_meta("demo", slow).status == "lost" and not ran.exists()
+
+
+def test_a_run_claimed_while_its_worker_stops_never_starts(project, make_worker, until, tmp_path):
+    ran = tmp_path / "ran"
+    task = orch.task_new("demo", payload=f"touch {ran}")
+    worker = make_worker()
+    worker._ending = True  # the state stop() sets before it looks at what runs: a claim
+    assert worker.run_once() == 1  # racing with it still hands the run to a thread...
+    until(lambda: orch.get_task_meta("demo", task.task_id).is_terminal)
+    meta = orch.get_task_meta("demo", task.task_id)
+    assert (meta.status, meta.error) == ("lost", "the server stopped before it started")
+    assert not ran.exists()  # ...which records it lost instead of running it

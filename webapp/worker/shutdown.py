@@ -95,8 +95,8 @@ class Shutdown:
                     "note": f"requeued: {UNSTARTED_REASON}",
                 })  # fmt: skip
                 return
-            recovery.mark_run_lost(self.settings, {"run_id": run.id}, UNSTARTED_REASON, self.id)
-        run.ended_by = UNSTARTED_REASON
+            if recovery.mark_run_lost(self.settings, {"run_id": run.id}, UNSTARTED_REASON, self.id):
+                run.ended_by = UNSTARTED_REASON
 
     @staticmethod
     def _kill_leftovers(run_ids: list[str]) -> None:
