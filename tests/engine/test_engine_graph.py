@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -520,11 +519,15 @@ def test_ctrl_c_during_run_cancels_running_members_and_starts_nothing_more(execu
     graph.add(slow)
     graph.add(child, after=[slow])
 
+    main = threading.main_thread().ident
+
     def interrupt_once_running() -> None:
         deadline = time.monotonic() + 20
         while not executor.is_running(slow.id) and time.monotonic() < deadline:
             time.sleep(0.005)
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered to the main thread
+        # Ctrl-C, delivered to the main thread (os.kill lets the kernel pick any thread; one
+        # that is not the main thread leaves it asleep in its wait)
+        signal.pthread_kill(main, signal.SIGINT)
 
     trigger = threading.Thread(target=interrupt_once_running)
     trigger.start()
