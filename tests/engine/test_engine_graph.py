@@ -525,16 +525,20 @@ def test_ctrl_c_during_run_cancels_running_members_and_starts_nothing_more(execu
         deadline = time.monotonic() + 20
         while not executor.is_running(slow.id) and time.monotonic() < deadline:
             time.sleep(0.005)
-        # Ctrl-C, delivered to the main thread (os.kill lets the kernel pick any thread; one
-        # that is not the main thread leaves it asleep in its wait)
-        signal.pthread_kill(main, signal.SIGINT)
+        signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C, delivered to the main thread
 
+    # Python turns SIGINT into KeyboardInterrupt only if the process did not start with it
+    # ignored, as a command put in the background by a non-interactive shell does.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     trigger = threading.Thread(target=interrupt_once_running)
     trigger.start()
     start = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        graph.run(executor)
-    trigger.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            graph.run(executor)
+    finally:
+        trigger.join()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - start < 15  # not the 30 s of the sleep: it was stopped
     assert slow.is_cancelled and not executor.is_running(slow.id)
     assert child.status in (S.PENDING, S.BLOCKED) and child.result is None
