@@ -59,6 +59,7 @@ def test_an_unknown_schema_version_is_refused_without_touching_the_data(tmp_path
     assert str(path) in str(caught.value)
     db = open_database(path)
     assert db["tasks"].count == 1
+    db.close()
 
 
 @pytest.mark.parametrize("make", [_legacy_database, _future_database])
@@ -67,6 +68,7 @@ def test_destructive_migration_warns_and_starts_empty(tmp_path, make):
     make(path)
     db = open_database(path)
     db["projects"].insert({"id": 1, "name": "not an engine table"}, pk="id")
+    db.close()
     with pytest.warns(UserWarning, match="rebuilding them empty"):
         store = SQLiteStore(path, allow_destructive_migration=True)
     assert len(store.tasks) == 0
@@ -81,5 +83,6 @@ def test_missing_engine_tables_with_a_recorded_version_are_refused(tmp_path):
     SQLiteStore(path).close()
     db = open_database(path)
     db["graph_dependencies"].drop()
+    db.close()
     with pytest.raises(RuntimeError, match="schema_version"):
         SQLiteStore(path)

@@ -3,7 +3,9 @@
 ``open_database(path)`` opens a new, configured ``Database``: WAL journal, a 30 s busy
 timeout, ``synchronous=NORMAL`` and foreign keys on. The caller owns it (a web request keeps it
 on ``g`` and closes it at teardown). ``ThreadDatabases(path)`` hands each calling thread its
-own lazily opened ``Database`` for one path, which is what a store or a worker thread uses.
+own lazily opened ``Database`` for one path, which is what a store or a worker thread uses;
+each is closed when its thread ends, and the rest when the ``ThreadDatabases`` is dropped
+(never left to the garbage collector, which warns about an unclosed database since 3.13).
 
 ``":memory:"`` becomes a private shared-cache URI (``memory_uri()``) kept alive by an anchor
 connection for as long as the ``ThreadDatabases`` lives, so every thread sees the same data
@@ -29,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -59,10 +63,13 @@ def is_memory(target: str | os.PathLike) -> bool:
     return target == MEMORY or _memory_name(target) is not None
 
 
-def open_database(path: str | os.PathLike, *, migrations: Iterable[Migrations] = ()) -> Database:
+def open_database(
+    path: str | os.PathLike, *, migrations: Iterable[Migrations] = (), any_thread: bool = False
+) -> Database:
     """Open and configure a new ``Database`` for a file, ``":memory:"`` or a ``memory_uri()``.
 
     Missing parent directories of a file are created. ``migrations`` are applied before return.
+    ``any_thread``: the connection may be closed from another thread than the one using it.
     """
     target = os.fspath(path)
     name = _memory_name(target)
@@ -74,7 +81,7 @@ def open_database(path: str | os.PathLike, *, migrations: Iterable[Migrations] =
         if not target:
             raise ValueError("database path must not be empty")
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        db = Database(target)
+        db = Database(sqlite3.connect(target, check_same_thread=False) if any_thread else target)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if not is_memory(target):
         db.enable_wal()
@@ -115,11 +122,48 @@ def immediate(db: Database) -> Iterator[Database]:
         raise
 
 
+class _OpenDatabases:
+    """The connections a ThreadDatabases opened and has not closed yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: set[Database] = set()
+
+    def add(self, db: Database) -> None:
+        with self._lock:
+            self._open.add(db)
+
+    def close(self, db: Database) -> None:
+        with self._lock:
+            self._open.discard(db)
+        db.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            left, self._open = self._open, set()
+        for db in left:
+            db.close()
+
+
+class _ThreadDatabase:
+    """A thread's connection, kept in a thread-local: closed when its thread ends (the
+    thread's locals are released then) or when replaced."""
+
+    __slots__ = ("db", "opened")
+
+    def __init__(self, db: Database, opened: _OpenDatabases) -> None:
+        self.db, self.opened = db, opened
+
+    def __del__(self) -> None:
+        self.opened.close(self.db)
+
+
 class ThreadDatabases:
     """The calling thread's ``Database`` for one path, opened on first use in each thread.
 
-    A thread's connection closes when the thread ends or this object is dropped;
-    ``close()`` closes the calling thread's one (and the anchor of a memory database) now.
+    A thread's connection is closed when the thread ends, every other one when this object
+    is dropped (or the process exits); ``close()`` closes the calling thread's one (and the
+    anchor of a memory database) now.
     """
 
     def __init__(self, path: str | os.PathLike, *, migrations: Iterable[Migrations] = ()):
@@ -131,25 +175,32 @@ class ThreadDatabases:
             self.target = os.path.abspath(self.path) if self.path else self.path
         self.lock = threading.RLock() if self.memory else contextlib.nullcontext()
         self._local = threading.local()
-        self._anchor = open_database(self.target) if self.memory else None
+        self._opened = _OpenDatabases()
+        self._anchor = self._open() if self.memory else None
+        weakref.finalize(self, self._opened.close_all)  # also runs at exit
         with self.lock:
             apply_migrations(self.get(), *migrations)
 
+    def _open(self) -> Database:
+        db = open_database(self.target, any_thread=True)  # closable from the finalizer
+        self._opened.add(db)
+        return db
+
     def get(self) -> Database:
         """This thread's ``Database``, opened and configured on first use."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = open_database(self.target)
-        return db
+        mine = getattr(self._local, "db", None)
+        if mine is None:
+            mine = self._local.db = _ThreadDatabase(self._open(), self._opened)
+        return mine.db
 
     def close(self) -> None:
         """Close the calling thread's connection, and the anchor that keeps memory alive."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
+        mine = getattr(self._local, "db", None)
+        if mine is not None:
             self._local.db = None
-            db.close()
+            self._opened.close(mine.db)
         if self._anchor is not None:
-            self._anchor.close()
+            self._opened.close(self._anchor)
             self._anchor = None
 
     def __repr__(self) -> str:
