@@ -16,15 +16,21 @@ from playwright.sync_api import Page, expect
 from webapp import orchestration
 
 POLL = 0.3
-DEFINITION = {
-    "title": "release",
-    "tasks": [
-        {"key": "prepare", "payload": "echo ready"},
-        {"key": "build", "payload": "sleep 0.8; echo broken >&2; exit 3", "after": ["prepare"]},
-        {"key": "deploy", "payload": "echo never", "after": ["build"]},
-        {"key": "cleanup", "payload": "echo tidy", "after": ["deploy"], "finally": True},
-    ],
-}
+
+
+def definition(release) -> dict:
+    """``build`` runs until the test creates ``release`` (at most 60 s), then fails: the page
+    shows it running however slow the machine is."""
+    wait = f"for i in $(seq 1200); do [ -e {release} ] && break; sleep 0.05; done"
+    return {
+        "title": "release",
+        "tasks": [
+            {"key": "prepare", "payload": "echo ready"},
+            {"key": "build", "payload": f"{wait}; echo broken >&2; exit 3", "after": ["prepare"]},
+            {"key": "deploy", "payload": "echo never", "after": ["build"]},
+            {"key": "cleanup", "payload": "echo tidy", "after": ["deploy"], "finally": True},
+        ],
+    }
 
 
 @pytest.fixture
@@ -54,7 +60,9 @@ def member(page: Page, name: str):
     return page.locator("tr.member").filter(has=page.locator(f"td.name:text-is('{name}')"))
 
 
-def test_a_failing_middle_shows_failed_then_blocked_and_the_finally_task_runs(served, page):
+def test_a_failing_middle_shows_failed_then_blocked_and_the_finally_task_runs(
+    served, page, tmp_path
+):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -62,13 +70,15 @@ def test_a_failing_middle_shows_failed_then_blocked_and_the_finally_task_runs(se
     page.click("a:has-text('Demo')")
     page.click("nav.tabs a:has-text('Workflows')")
     page.click("a:has-text('New workflow')")
-    page.fill("#definition", json.dumps(DEFINITION, indent=2))
+    release = tmp_path / "release"
+    page.fill("#definition", json.dumps(definition(release), indent=2))
     page.click("button:has-text('Run workflow')")
     expect(page.locator("h1")).to_contain_text("release")
     page.evaluate("window.__same_page = true")
     build = member(page, "build").locator(".badge")
-    expect(build).to_have_attribute("data-status", "running", timeout=10_000)
-    expect(build).to_have_attribute("data-status", "failed", timeout=10_000)
+    expect(build).to_have_attribute("data-status", "running", timeout=30_000)
+    release.touch()
+    expect(build).to_have_attribute("data-status", "failed", timeout=30_000)
     deploy = member(page, "deploy")
     expect(deploy.locator(".badge")).to_have_attribute("data-status", "blocked")
     build_id = member(page, "build").get_attribute("data-task")
