@@ -108,7 +108,7 @@ def test_bad_type_and_other_field_problems_are_reported_together():
     ("data", "message"),
     [
         ("text", "definition: must be"),
-        ({"tasks": []}, "definition → tasks: must be a list of 1 to 500 tasks"),
+        ({"tasks": []}, "definition → tasks: must be a list of 1 to 10000 tasks"),
         ({"title": "x"}, "definition → tasks: must be a list"),
         ({"tasks": [{"key": "a", "payload": "x"}], "owner": 1}, "unknown field(s) owner"),
         ({"title": 5, "tasks": [{"key": "a", "payload": "x"}]}, "title: must be a string"),

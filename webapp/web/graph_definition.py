@@ -18,7 +18,7 @@ from typing import Any
 from webapp.orchestration.naming import clean_task_name
 from webapp.web.display import TASK_TYPES
 
-MAX_TASKS = 500
+MAX_TASKS = 10_000
 MAX_KEY_CHARS = 60
 MAX_TITLE_CHARS = 200
 MAX_PAYLOAD_CHARS = 100_000

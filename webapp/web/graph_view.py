@@ -7,6 +7,12 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
+from webapp.web import graph_picture
+from webapp.web.display import format_duration, status_icon, status_label
+
+GROUP_PAGE = 50
+MAX_LISTED_PARENTS = 5
+
 
 @dataclass(frozen=True)
 class Member:
@@ -44,7 +50,8 @@ def dependency_order(graph) -> list[str]:
             waiting[child].discard(task_id)
             if not waiting[child]:
                 heapq.heappush(ready, (position[child], child))
-    leftover = [t for t in position if t not in set(order)]  # only if stored data had a cycle
+    placed = set(order)
+    leftover = [t for t in position if t not in placed]  # only if stored data had a cycle
     return order + leftover
 
 
@@ -60,3 +67,72 @@ def members(graph) -> list[Member]:
         blocked_by = [by_id[parent]] if parent in by_id else []
         out.append(Member(task, after, blocked_by, task_id in finally_tasks, task_id in optional))
     return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the members table: a member, or a whole fan-out group."""
+
+    member: Member | None
+    group: graph_picture.NodeView | None
+    after_count: int
+    """How many members it runs after (listed by name only up to MAX_LISTED_PARENTS)."""
+    after_group: str | None
+    """The group node its parents form, when they are exactly one group."""
+
+
+def picture_context(graph, *, group: str | None = None, page: object = None) -> dict:
+    """The picture (layout cached per definition), the table rows (groups folded) and, when
+    ``group`` names a group node, one page of its members."""
+    layout = graph_picture.layout_of(graph)
+    base = f"/projects/{graph.project_id}"
+    nodes = graph_picture.views(
+        graph, layout, task_url=f"{base}/tasks/", group_url="?group=", label=status_label,
+        icon=status_icon, duration=_finished_duration,
+    )  # fmt: skip
+    by_node = {view.node.node_id: view for view in nodes}
+    all_members = members(graph)
+    by_task = {m.task.task_id: m for m in all_members}
+    rows, seen = [], set()
+    for m in all_members:
+        node_id = layout.node_of.get(m.task.task_id)
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        parent_nodes = {layout.node_of.get(p.task_id) for p in m.after}
+        after_group = next(iter(parent_nodes)) if len(parent_nodes) == 1 else None
+        after_group = after_group if after_group and after_group.startswith("g-") else None
+        view = by_node.get(node_id)
+        if view is not None and view.node.is_group:
+            rows.append(Row(None, view, len(m.after), after_group))
+        else:
+            rows.append(Row(m, None, len(m.after), after_group))
+    shown = by_node.get(group) if group else None
+    group_page, pages = [], 0
+    if shown is not None and shown.node.is_group:
+        pages = -(-len(shown.node.members) // GROUP_PAGE)
+        number = min(max(_page(page), 1), pages)
+        chosen = shown.node.members[(number - 1) * GROUP_PAGE : number * GROUP_PAGE]
+        group_page = [by_task[t] for t in chosen if t in by_task]
+        page = number
+    else:
+        shown = None
+    return {
+        "layout": layout, "nodes": nodes, "rows": rows,
+        "blocked_edges": graph_picture.blocked_edges(graph, layout),
+        "group": shown, "group_members": group_page, "group_pages": pages,
+        "group_page_no": page if shown else 1, "max_listed": MAX_LISTED_PARENTS,
+        "node_w": graph_picture.NODE_W, "node_h": graph_picture.NODE_H,
+    }  # fmt: skip
+
+
+def _page(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 1
+
+
+def _finished_duration(task) -> str:
+    """A finished member's duration (a running one's would change the picture every poll)."""
+    return "" if task.duration is None else format_duration(task.duration)

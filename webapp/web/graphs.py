@@ -82,16 +82,19 @@ def graph_url(project_id: str, graph_id: str) -> str:
 
 
 def live_context(project_id: str, graph_id: str) -> dict:
-    """What the live part of a workflow page shows (the page and its poll render it)."""
+    """What the live part of a workflow page shows (the page and its poll render it): the
+    picture, and the members table with each fan-out group as one row (``?group=`` pages
+    through one group's members)."""
     version = orchestration.project_version(project_id)
     graph = orchestration.graph_get(project_id, graph_id)
     return {
         "graph": graph,
-        "members": graph_view.members(graph),
-        "member_counts": graph.counts,
         "version": version,
+        "member_counts": graph.counts,
         "counts": orchestration.counts_by_status(project_id),
-    }
+        **graph_view.picture_context(graph, group=request.args.get("group"),
+                                     page=request.args.get("page")),
+    }  # fmt: skip
 
 
 @bp.get("/<graph_id>")
