@@ -16,6 +16,7 @@ queued again: the engine's rerun rule keeps DONE members and retries the failed 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class GraphMeta:
     blocked_by: dict[str, str] = field(default_factory=dict)
     """task_id of a blocked member -> task_id of the member whose failure blocked it (as
     the engine recorded it)."""
+    workflow_id: str | None = None
+    """The saved workflow this is a run of (None for runs made before workflows were saved)."""
+    workflow_version: int | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -119,6 +123,7 @@ def _meta(
         finally_tasks=[m["task_id"] for m in members if m["is_finally"]],
         optional_tasks=[m["task_id"] for m in members if m["is_optional"]],
         counts=_ordered_counts(counts), blocked_by=blocked_by,
+        workflow_id=row.get("workflow_id"), workflow_version=row.get("workflow_version"),
     )  # fmt: skip
 
 
@@ -190,8 +195,19 @@ def _member_names(tasks: list[Mapping[str, Any]]) -> dict[str, str]:
     return names
 
 
-def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "system"):
-    """Queue a workflow; returns its GraphMeta (members queued, run by one worker)."""
+def graph_new(
+    project_id: str,
+    definition: Mapping[str, Any],
+    *,
+    actor: str = "system",
+    workflow: tuple[str, int] | None = None,
+    kept: Mapping[str, TaskMeta] | None = None,
+):
+    """Queue a workflow; returns its GraphMeta (members queued, run by one worker).
+    ``workflow`` is the (workflow_id, version) this run is of, when it is a saved one;
+    ``kept`` maps keys to completed members of an earlier run that this run takes over as
+    completed instead of running them (a rerun from a node)."""
+    kept = kept or {}
     project = project_row(project_id)
     tasks = _members_of(definition)
     _check_acyclic(tasks)
@@ -205,6 +221,12 @@ def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "s
         built[spec["key"]] = Task(name, spec["payload"], kind,
                                   description=spec.get("description", ""),
                                   timeout=spec.get("timeout"))  # fmt: skip
+    for key, source in kept.items():
+        done = built[key]
+        done._restore_status(TaskStatus.DONE)
+        done._set_result(TaskResult(done.id, TaskStatus.DONE, source.started_at or datetime.now(),
+                                    source.finished_at or datetime.now(), source.duration or 0.0,
+                                    returncode=source.exit_code))  # fmt: skip
     for spec in tasks:
         finally_, required = spec.get("finally", False), spec.get("required", True)
         try:
@@ -217,9 +239,11 @@ def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "s
     with _transaction() as db:
         taken = _LiveIds(db, project_id)
         chosen: set[str] = set()
+        chosen_ids: list[str] = []
         for task in graph:
             task_id = generate_task_id(_Either(taken, chosen))
             chosen.add(task_id)
+            chosen_ids.append(task_id)
             records.insert_task_record(db, {
                 "project_id": project_id, "task_id": task_id, "run_id": task.id, "run_no": 1,
                 "name": task.title, "type": task.type.value, "payload": task.payload,
@@ -228,16 +252,30 @@ def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "s
                 "queued_at": now, "deleting": 0, "graph_id": graph.id, "version": 1,
             })  # fmt: skip
             _insert_run(db, project_id, task_id, task.id, 1, now, actor)
+        keys = dict(zip((spec["key"] for spec in tasks), chosen_ids, strict=True))
         graph_records.insert_graph(db, {
             "graph_id": graph.id, "project_id": project_id, "title": title,
             "status": "queued", "created_at": now, "created_by": actor, "queued_at": now,
             "attempts": 0, "version": 1,
+            "workflow_id": workflow[0] if workflow else None,
+            "workflow_version": workflow[1] if workflow else None,
+            "definition": json.dumps({"title": title, "tasks": [dict(t) for t in tasks]}),
+            "member_keys": json.dumps(keys),
         })  # fmt: skip
         with store.acting(actor, "created"):
             store.graphs.save(graph)
+        for key, source in kept.items():
+            records.update_task_record(db, project_id, keys[key], {
+                "started_at": _iso(source.started_at), "finished_at": _iso(source.finished_at),
+                "description": f"completed in run {source.graph_id} as {source.task_id}",
+            })  # fmt: skip
     for task_id in chosen:
         _make_workspace(project_id, task_id, project["git_repo"])
     return graph_get(project_id, graph.id)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat(timespec="microseconds")
 
 
 class _Either:
@@ -311,15 +349,7 @@ def graph_cancel(project_id: str, graph_id: str, *, actor: str = "system") -> Gr
 
 
 def graph_retry(project_id: str, graph_id: str, *, actor: str = "system") -> GraphMeta:
-    """Queue a failed workflow again: DONE members count as satisfied, failed ones rerun."""
-    with _transaction() as db:
-        row = _graph_row(db, project_id, graph_id)
-        if row["status"] != "failed":
-            raise TaskStateConflict(
-                f"Graph {graph_id} is {row['status']}; only failed graphs can be rerun"
-            )
-        graph_records.update_graph(db, graph_id, {
-            "status": "queued", "queued_at": records.now_text(), "worker_id": None,
-            "finished_at": None, "note": f"rerun by {actor}",
-        })  # fmt: skip
-    return graph_get(project_id, graph_id)
+    """Queue a failed workflow again: DONE members are kept, the others get a new run each."""
+    from webapp.orchestration.workflows import graph_retry_failed
+
+    return graph_retry_failed(project_id, graph_id, actor=actor)
