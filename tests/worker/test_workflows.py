@@ -62,7 +62,8 @@ def test_retry_failed_gives_each_rerun_member_run_2_with_its_own_log(
     project, tmp_path, make_worker, until
 ):
     flag = tmp_path / "second-time"
-    definition = diamond(tmp_path / "ran.txt", f"echo attempt; [ -e {flag} ] || {{ touch {flag}; exit 3; }}")
+    flaky = f"echo attempt; [ -e {flag} ] || {{ touch {flag}; exit 3; }}"
+    definition = diamond(tmp_path / "ran.txt", flaky)
     saved = workflows.workflow_save("demo", definition)
     graph = workflows.workflow_run("demo", saved.workflow_id)
     make_worker(threads=2, start=True)
