@@ -313,3 +313,31 @@ def _rerun(project_id: str, graph: GraphMeta, chosen: list[str], actor: str, how
             "cancel_requested_by": None, "note": f"rerun {how} by {actor}",
         })  # fmt: skip
     return graph_get(project_id, graph.graph_id)
+
+
+def graph_run_again(project_id: str, graph_id: str, *, actor: str = "system") -> GraphMeta:
+    """A new run with the same definition (and workflow version) as a finished run."""
+    graph = graph_get(project_id, graph_id)
+    if not graph.is_terminal:
+        raise TaskStateConflict(f"Graph {graph_id} is {graph.status}; wait for it to end")
+    row = _graph_row(context.db(), project_id, graph_id)
+    if not row.get("definition"):
+        raise TaskStateConflict(f"Graph {graph_id} was made before definitions were kept")
+    workflow = (graph.workflow_id, graph.workflow_version) if graph.workflow_id else None
+    return graph_new(project_id, json.loads(row["definition"]), actor=actor, workflow=workflow)
+
+
+def graph_delete(project_id: str, graph_id: str, *, actor: str = "system") -> GraphMeta:
+    """Delete a finished run: each member task is archived (snapshot and logs) and removed,
+    then the run itself."""
+    from webapp.orchestration.deletion import task_delete
+
+    graph = graph_get(project_id, graph_id)
+    if not graph.is_terminal:
+        raise TaskStateConflict(f"Graph {graph_id} is {graph.status}; cancel it first")
+    for member in graph.members:
+        task_delete(project_id, member.task_id, actor=actor)
+    with _transaction() as db:
+        db.execute("DELETE FROM graph_records WHERE graph_id = ?", [graph_id])
+        records.bump_project(db, project_id)
+    return graph

@@ -15,6 +15,7 @@ from webapp.web import (
     tasks,
     tasks_actions,
     tasks_live,
+    workflows,
 )
 from webapp.web.logview import RenderedCache, ansi_to_html
 
@@ -39,5 +40,7 @@ def init_app(app: Flask) -> None:
         tasks_live.ansi_bp,
         archive.bp,
         graphs.bp,
+        workflows.bp,
+        workflows.runs_bp,
     ):
         app.register_blueprint(blueprint)

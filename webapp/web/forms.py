@@ -103,13 +103,13 @@ class ProjectForm(Form):
 
 
 class GraphForm(Form):
-    """New workflow: a title and its definition as JSON (checked by graph_definition)."""
+    """New workflow: a title and its definition as JSON or YAML (checked by graph_definition)."""
 
     title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=200)])
     definition = TextAreaField(
-        "Definition (JSON)",
+        "Definition (JSON or YAML)",
         validators=[
-            DataRequired("Paste a workflow definition (JSON)."),
+            DataRequired("Paste a workflow definition (JSON or YAML)."),
             Length(max=MAX_DEFINITION_CHARS),
         ],
     )

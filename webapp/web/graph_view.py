@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from webapp.web import graph_picture
 from webapp.web.display import format_duration, status_icon, status_label
@@ -81,13 +82,16 @@ class Row:
     """The group node its parents form, when they are exactly one group."""
 
 
-def picture_context(graph, *, group: str | None = None, page: object = None) -> dict:
+def picture_context(
+    graph, *, group: str | None = None, page: object = None, task_url: str | None = None
+) -> dict:
     """The picture (layout cached per definition), the table rows (groups folded) and, when
     ``group`` names a group node, one page of its members."""
     layout = graph_picture.layout_of(graph)
     base = f"/projects/{graph.project_id}"
     nodes = graph_picture.views(
-        graph, layout, task_url=f"{base}/tasks/", group_url="?group=", label=status_label,
+        graph, layout, task_url=task_url or f"{base}/tasks/", group_url="?group=",
+        label=status_label,
         icon=status_icon, duration=_finished_duration,
     )  # fmt: skip
     by_node = {view.node.node_id: view for view in nodes}
@@ -136,3 +140,20 @@ def _page(value: object) -> int:
 def _finished_duration(task) -> str:
     """A finished member's duration (a running one's would change the picture every poll)."""
     return "" if task.duration is None else format_duration(task.duration)
+
+
+def preview_graph(project_id: str, definition: dict):
+    """A checked definition as a graph-like object whose members are all queued (for the
+    picture shown before a definition is saved or run); member IDs are the keys."""
+    tasks = [
+        SimpleNamespace(task_id=t["key"], name=t.get("name") or t["key"], status="queued",
+                        duration=None, payload=t["payload"], type=t.get("type", "bash"))
+        for t in definition["tasks"]
+    ]  # fmt: skip
+    return SimpleNamespace(
+        project_id=project_id, title=definition["title"], members=tasks,
+        dependencies={t["key"]: list(t.get("after", [])) for t in definition["tasks"]},
+        finally_tasks=[t["key"] for t in definition["tasks"] if t.get("finally")],
+        optional_tasks=[t["key"] for t in definition["tasks"] if t.get("required") is False],
+        blocked_by={},
+    )  # fmt: skip
