@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import igraph
+from markupsafe import Markup, escape
 
 from webapp.orchestration.status import UI_STATUSES
 
@@ -64,6 +65,9 @@ class Layout:
     height: float
     node_of: dict
     """task_id -> node_id."""
+    node_parts: tuple = ()
+    """Per node, its SVG with ``{cls}``, ``{status}``, ``{title}``, ``{detail}``, ``{tip}`` and
+    ``{href}`` left to fill (geometry rendered once per definition)."""
 
 
 def structure(graph) -> tuple:
@@ -118,7 +122,36 @@ def _layout(shape: tuple) -> Layout:
     )  # fmt: skip
     width = max((n.x for n in nodes), default=0.0) + NODE_W + MARGIN
     height = max((n.y for n in nodes), default=0.0) + NODE_H + MARGIN
-    return Layout(tuple(nodes), edges, width, height, node_of)
+    parts = tuple(_node_part(node) for node in nodes)
+    return Layout(tuple(nodes), edges, width, height, node_of, parts)
+
+
+def _node_part(node: Node) -> str:
+    x, y = round(node.x), round(node.y)
+    group = " group" if node.is_group else ""
+    return (
+        f'<a href="{{href}}" id="{node.node_id}" class="node status-{{status}}{group}" '
+        f'data-status="{{status}}" data-name="{{title}}"><title>{{tip}}</title>'
+        f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6"/>'
+        f'<text x="{x + 10}" y="{y + 20}" class="node-name">{{title}}</text>'
+        f'<text x="{x + 10}" y="{y + 39}" class="node-detail">{{detail}}</text></a>'
+    )
+
+
+def svg_body(layout: Layout, nodes: list, blocked: set[str]) -> Markup:
+    """The picture's edges and nodes as SVG markup (text escaped), statuses filled in."""
+    out = ['<g class="edges">']
+    for edge in layout.edges:
+        cls = "edge blocked" if edge.edge_id in blocked else "edge"
+        out.append(f'<path id="{edge.edge_id}" class="{cls}" d="{edge.path}" '
+                   'marker-end="url(#arrow)"/>')  # fmt: skip
+    out.append('</g><g class="nodes">')
+    for part, view in zip(layout.node_parts, nodes, strict=True):
+        # status and detail are made of status words, icons and numbers
+        out.append(part.format(href=escape(view.href), status=view.status, title=escape(view.title),
+                               tip=escape(view.tooltip), detail=view.detail))  # fmt: skip
+    out.append("</g>")
+    return Markup("\n".join(out))
 
 
 def _groups(shape: tuple) -> list[tuple[str, tuple[str, ...]]]:
@@ -169,7 +202,7 @@ def _curve(source: Node, target: Node) -> str:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NodeView:
     """A node as drawn now: its box, status and the lines of text in it."""
 

@@ -12,6 +12,7 @@ from webapp.web import graph_picture
 from webapp.web.display import format_duration, status_icon, status_label
 
 GROUP_PAGE = 50
+ROWS_PAGE = 50
 MAX_LISTED_PARENTS = 5
 
 
@@ -58,10 +59,17 @@ def dependency_order(graph) -> list[str]:
 
 def members(graph) -> list[Member]:
     """The graph's members in dependency order, each with its parents and blockers."""
+    return _members_of(graph, dependency_order(graph))
+
+
+def _members_of(graph, task_ids) -> list[Member]:
+    """Members for ``task_ids`` (in that order), each with its parents and blockers."""
     by_id = {task.task_id: task for task in graph.members}
     finally_tasks, optional = set(graph.finally_tasks), set(graph.optional_tasks)
     out = []
-    for task_id in dependency_order(graph):
+    for task_id in task_ids:
+        if task_id not in by_id:
+            continue
         task = by_id[task_id]
         after = [by_id[d] for d in graph.dependencies.get(task_id, ()) if d in by_id]
         parent = graph.blocked_by.get(task_id)
@@ -83,7 +91,12 @@ class Row:
 
 
 def picture_context(
-    graph, *, group: str | None = None, page: object = None, task_url: str | None = None
+    graph,
+    *,
+    group: str | None = None,
+    page: object = None,
+    task_url: str | None = None,
+    rows_page: object = None,
 ) -> dict:
     """The picture (layout cached per definition), the table rows (groups folded) and, when
     ``group`` names a group node, one page of its members."""
@@ -95,35 +108,39 @@ def picture_context(
         icon=status_icon, duration=_finished_duration,
     )  # fmt: skip
     by_node = {view.node.node_id: view for view in nodes}
-    all_members = members(graph)
-    by_task = {m.task.task_id: m for m in all_members}
+    present = {task.task_id for task in graph.members}
     rows, seen = [], set()
-    for m in all_members:
-        node_id = layout.node_of.get(m.task.task_id)
+    for task_id in dependency_order(graph):
+        node_id = layout.node_of.get(task_id)
         if node_id in seen:
             continue
         seen.add(node_id)
-        parent_nodes = {layout.node_of.get(p.task_id) for p in m.after}
+        parents = [p for p in graph.dependencies.get(task_id, ()) if p in present]
+        parent_nodes = {layout.node_of.get(p) for p in parents}
         after_group = next(iter(parent_nodes)) if len(parent_nodes) == 1 else None
         after_group = after_group if after_group and after_group.startswith("g-") else None
         view = by_node.get(node_id)
-        if view is not None and view.node.is_group:
-            rows.append(Row(None, view, len(m.after), after_group))
-        else:
-            rows.append(Row(m, None, len(m.after), after_group))
+        group_view = view if view is not None and view.node.is_group else None
+        rows.append((task_id, group_view, len(parents), after_group))
     shown = by_node.get(group) if group else None
     group_page, pages = [], 0
     if shown is not None and shown.node.is_group:
         pages = -(-len(shown.node.members) // GROUP_PAGE)
         number = min(max(_page(page), 1), pages)
-        chosen = shown.node.members[(number - 1) * GROUP_PAGE : number * GROUP_PAGE]
-        group_page = [by_task[t] for t in chosen if t in by_task]
+        group_page = _members_of(
+            graph, shown.node.members[(number - 1) * GROUP_PAGE : number * GROUP_PAGE]
+        )
         page = number
     else:
         shown = None
+    blocked = graph_picture.blocked_edges(graph, layout)
+    rows_page, row_pages = _page(rows_page), max(1, -(-len(rows) // ROWS_PAGE))
+    rows_page = min(max(rows_page, 1), row_pages)
     return {
-        "layout": layout, "nodes": nodes, "rows": rows,
-        "blocked_edges": graph_picture.blocked_edges(graph, layout),
+        "layout": layout, "nodes": nodes, "blocked_edges": blocked,
+        "svg_body": graph_picture.svg_body(layout, nodes, blocked),
+        "rows": _rows(graph, rows[(rows_page - 1) * ROWS_PAGE : rows_page * ROWS_PAGE]),
+        "rows_page": rows_page, "row_pages": row_pages, "rows_offset": (rows_page - 1) * ROWS_PAGE,
         "group": shown, "group_members": group_page, "group_pages": pages,
         "group_page_no": page if shown else 1, "max_listed": MAX_LISTED_PARENTS,
         "node_w": graph_picture.NODE_W, "node_h": graph_picture.NODE_H,
@@ -157,3 +174,10 @@ def preview_graph(project_id: str, definition: dict):
         optional_tasks=[t["key"] for t in definition["tasks"] if t.get("required") is False],
         blocked_by={},
     )  # fmt: skip
+
+
+def _rows(graph, page: list[tuple]) -> list[Row]:
+    """Table rows for one page: Member objects only for the members shown."""
+    found = {m.task.task_id: m for m in _members_of(graph, [r[0] for r in page if r[1] is None])}
+    return [Row(found.get(task_id) if group is None else None, group, count, after_group)
+            for task_id, group, count, after_group in page]  # fmt: skip

@@ -96,7 +96,8 @@ def live_context(project_id: str, graph_id: str) -> dict:
         "member_counts": graph.counts,
         "counts": orchestration.counts_by_status(project_id),
         **graph_view.picture_context(graph, group=request.args.get("group"),
-                                     page=request.args.get("page")),
+                                     page=request.args.get("page"),
+                                     rows_page=request.args.get("rows")),
     }  # fmt: skip
 
 
