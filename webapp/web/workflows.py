@@ -5,12 +5,14 @@ Actions on one run (run again, rerun from a node, delete) are here too.
 
 from __future__ import annotations
 
+import yaml
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
 from webapp.orchestration import errors, workflows
 from webapp.web import graph_view, lookup
 from webapp.web.auth import record_audit, require_role
+from webapp.web.display import TASK_TYPES
 from webapp.web.forms import GraphForm, attach_error
 from webapp.web.graph_definition import DefinitionInvalid, check_definition, parse_text, to_yaml
 
@@ -51,8 +53,60 @@ def index(project_id: str):
 
 def render_form(project, form: GraphForm, *, workflow=None, preview=None, status: int = 200):
     html = render_template("workflows/form.html", project=project, form=form,
-                           workflow=workflow, example=EXAMPLE, **(preview or {}))  # fmt: skip
+                           workflow=workflow, example=EXAMPLE, task_types=TASK_TYPES,
+                           builder_keys=_keys_of(form.definition.data or ""),
+                           **(preview or {}))  # fmt: skip
     return html, status
+
+
+def _keys_of(text: str) -> list[str]:
+    """The task keys in a definition's text, as far as it can be read (for the builder)."""
+    try:
+        data = parse_text(text)
+    except DefinitionInvalid:
+        return []
+    tasks = data.get("tasks") if isinstance(data, dict) else data
+    if not isinstance(tasks, list):
+        return []
+    return [t["key"] for t in tasks if isinstance(t, dict) and isinstance(t.get("key"), str)]
+
+
+def _with_built_task(form: GraphForm) -> str | None:
+    """The definition text with the builder's task added, as YAML; None when the text
+    cannot be read (its problems are then attached to the form)."""
+    text = form.definition.data or ""
+    try:
+        data = parse_text(text) if text.strip() else {"tasks": []}
+    except DefinitionInvalid as error:
+        form.definition.errors = [str(problem) for problem in error.problems]
+        return None
+    if isinstance(data, list):
+        data = {"tasks": data}
+    if not isinstance(data, dict) or not isinstance(data.get("tasks", []), list):
+        form.definition.errors = ["definition: must be a mapping with a list of tasks"]
+        return None
+    data.setdefault("title", form.title.data or "workflow")
+    field = request.form.get
+    task = {"key": field("b_key", "").strip(), "payload": field("b_payload", "")}
+    if field("b_type", "bash") != "bash":
+        task["type"] = field("b_type")
+    for name in ("name", "description"):
+        if field(f"b_{name}", "").strip():
+            task[name] = field(f"b_{name}").strip()
+    if field("b_timeout", "").strip():
+        try:
+            task["timeout"] = float(field("b_timeout"))
+        except ValueError:
+            task["timeout"] = field("b_timeout")  # check_definition names the problem
+    after = request.form.getlist("b_after")
+    if after:
+        task["after"] = after
+    if field("b_finally"):
+        task["finally"] = True
+    if field("b_optional"):
+        task["required"] = False
+    data["tasks"] = [*data.get("tasks", []), task]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
 @bp.get("/new")
@@ -97,12 +151,21 @@ def _submit(project_id: str, workflow):
     project = orchestration.project_get(project_id)
     form = GraphForm(request.form)
     action = request.form.get("action", "run")
+    building = action == "add"
+    if building:
+        built = _with_built_task(form)
+        if built is None:
+            return render_form(project, form, workflow=workflow, status=422)
+        form.definition.data = built
+        action = "preview"
     definition = checked(form)
     if definition is None:
         return render_form(project, form, workflow=workflow, status=422)
     if action == "preview":
         graph = graph_view.preview_graph(project_id, definition)
         preview = {"graph": graph, **graph_view.picture_context(graph, task_url="#task-")}
+        if building:  # the builder's view of the definition is its YAML
+            form.definition.data = to_yaml(definition)
         return render_form(project, form, workflow=workflow, preview=preview)
     actor = lookup.current_actor()
     try:
