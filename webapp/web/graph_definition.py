@@ -144,7 +144,7 @@ def to_yaml(definition: Mapping) -> str:
             out["required"] = False
         tasks.append(out)
     body = {"title": definition["title"], "tasks": tasks}
-    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=10_000)
 
 
 def _text_problem(value: str) -> str | None:

@@ -106,7 +106,7 @@ def _with_built_task(form: GraphForm) -> str | None:
     if field("b_optional"):
         task["required"] = False
     data["tasks"] = [*data.get("tasks", []), task]
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
 
 
 @bp.get("/new")
