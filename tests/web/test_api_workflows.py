@@ -52,7 +52,8 @@ def test_save_run_fix_and_rerun_from_a_member(call, project, worker, wait_for):
     assert again.status_code == 201 and again.json["graph_id"] not in (graph, second)
     listed = call("viewer", "GET", "/workflows").json
     assert [w["workflow_id"] for w in listed] == [workflow]
-    assert call("operator", "DELETE", f"/workflows/{workflow}").status_code == 204
+    assert call("operator", "DELETE", f"/workflows/{workflow}").status_code == 403
+    assert call("admin", "DELETE", f"/workflows/{workflow}").status_code == 204
     assert call("viewer", "GET", f"/workflows/{workflow}").status_code == 404
 
 

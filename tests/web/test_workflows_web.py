@@ -125,7 +125,7 @@ def test_save_edit_run_rerun_from_and_the_runs_list(operator_client, project, wo
     assert timeline.count('<g class="bar') == 5 and "critical" in timeline
 
 
-def test_run_again_and_delete_a_run(operator_client, project, worker, wait_for):
+def test_run_again_and_delete_a_run(operator_client, admin_client, project, worker, wait_for):
     created = operator_client.post("/projects/demo/graphs/new",
                                    data={"definition": "- {key: a, payload: 'true'}"})  # fmt: skip
     first = created.location.rsplit("/", 1)[1]
@@ -133,7 +133,8 @@ def test_run_again_and_delete_a_run(operator_client, project, worker, wait_for):
     again = operator_client.post(f"/projects/demo/graphs/{first}/again")
     second = again.location.rsplit("/", 1)[1]
     assert second != first and orchestration.graph_get("demo", second).status == "queued"
-    deleted = operator_client.post(f"/projects/demo/graphs/{first}/delete")
+    assert operator_client.post(f"/projects/demo/graphs/{first}/delete").status_code == 403
+    deleted = admin_client.post(f"/projects/demo/graphs/{first}/delete")
     assert deleted.status_code == 303
     assert [g.graph_id for g in orchestration.graph_list("demo")] == [second]
     archived = text(operator_client.get("/projects/demo/archive"))

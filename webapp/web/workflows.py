@@ -215,7 +215,7 @@ def run(project_id: str, workflow_id: str):
 
 
 @bp.post("/<workflow_id>/delete")
-@require_role("operator")
+@require_role("admin")
 def delete(project_id: str, workflow_id: str):
     workflow = workflows.workflow_get(project_id, workflow_id)
     workflows.workflow_archive(project_id, workflow_id, actor=lookup.current_actor())
@@ -244,7 +244,7 @@ def rerun_from(project_id: str, graph_id: str):
 
 
 @runs_bp.post("/<graph_id>/delete")
-@require_role("operator")
+@require_role("admin")
 def delete_run(project_id: str, graph_id: str):
     graph = workflows.graph_delete(project_id, graph_id, actor=lookup.current_actor())
     record_audit("graph.delete", f"{project_id}/{graph_id}", f"{len(graph.members)} tasks")

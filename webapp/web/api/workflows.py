@@ -94,7 +94,7 @@ def save_version(project: str, workflow: str):
     return _save(project, workflow)
 
 
-@api.route(WORKFLOW, "DELETE", role="operator", path_params=WORKFLOW_PATHS, status=204,
+@api.route(WORKFLOW, "DELETE", role="admin", path_params=WORKFLOW_PATHS, status=204,
            summary="Delete a saved workflow (its runs and their tasks are kept).")  # fmt: skip
 def delete_workflow(project: str, workflow: str):
     workflows.workflow_archive(project, workflow, actor=current_user.username)
