@@ -15,6 +15,8 @@ from flask import (
 )
 
 from webapp import orchestration
+from webapp.engine import TaskType
+from webapp.limits import LOG_SEARCH_MAX_MATCHES, SEARCH_MAX_CHARS
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
 from webapp.web.links import task_links
@@ -25,9 +27,8 @@ lookup.register(bp)
 
 NO_STORE = {"Cache-Control": "no-store"}
 CACHE_KEY = "webapp.log_html"
-ANSWER_TYPES = ("prompt", "agent")
+ANSWER_TYPES = frozenset({TaskType.PROMPT, TaskType.AGENT})  # their output is the answer
 LOG_FRAGMENT_HEADER = "X-Log-Fragment"
-SEARCH_LIMIT = 200
 
 
 def log_cache() -> RenderedCache:
@@ -106,7 +107,7 @@ def task_log_panel(task) -> logpanel.LogPanel:
     matches = []
     if query:
         matches = orchestration.search_task_log(
-            task.project_id, task.task_id, query, limit=SEARCH_LIMIT, run_no=run_no
+            task.project_id, task.task_id, query, limit=LOG_SEARCH_MAX_MATCHES, run_no=run_no
         )
     urls = log_urls(task.project_id, task.task_id, run_no)
     page = urls["search_url"].split("?", 1)[0]
@@ -156,7 +157,7 @@ def window_range() -> tuple[int, int]:
 
 
 def log_query() -> str | None:
-    return (request.args.get("q") or "").strip()[:200] or None
+    return (request.args.get("q") or "").strip()[:SEARCH_MAX_CHARS] or None
 
 
 def fragment_response(identity: str, chunk, query: str | None, done: bool):
