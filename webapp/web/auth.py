@@ -294,7 +294,6 @@ def init_app(app: Flask) -> None:
     manager.request_loader(load_token_user)
     manager.init_app(app)
     app.after_request(audit_unrecorded_change)
-    app.register_blueprint(bp)
 
     @app.context_processor
     def inject_user() -> dict:

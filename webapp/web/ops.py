@@ -134,4 +134,3 @@ def init_app(app: Flask) -> None:
     app.extensions[LATENCY_KEY] = LatencyHistogram()
     app.before_request(_start_timer)
     app.after_request(_observe)
-    app.register_blueprint(bp)

@@ -25,10 +25,6 @@ def task_url(project_id: str, task_id: str) -> str:
     return url_for("tasks.show", project_id=project_id, task_id=task_id)
 
 
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 @bp.post("/tasks/<task_id>/stop")
 @require_role("operator")
 def stop(project_id: str, task_id: str):
@@ -57,9 +53,9 @@ def render_name(task):
 
 
 def render_rename(task, value: str, error: str | None = None, status: int = 200):
-    template = "tasks/_rename_form.html" if is_htmx() else "tasks/rename.html"
+    template = "tasks/_rename_form.html" if request.htmx else "tasks/rename.html"
     html = render_template(template, task=task, value=value, error=error)
-    return html, (200 if is_htmx() else status)
+    return html, (200 if request.htmx else status)
 
 
 @bp.get("/tasks/<task_id>/name")
@@ -90,7 +86,7 @@ def rename(project_id: str, task_id: str):
         task = orchestration.get_task_meta(project_id, task_id)
         return render_rename(task, new_name, str(error), 409)
     record_audit("task.rename", f"{project_id}/{task_id}", task.name)
-    if is_htmx():
+    if request.htmx:
         return render_name(task), 200, {"HX-Trigger": "task-renamed"}
     flash(f"Renamed to {task.name}.", "info")
     return redirect(task_url(project_id, task_id), 303)
