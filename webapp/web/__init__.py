@@ -15,7 +15,7 @@ from webapp.web import (
     api,
     archive,
     assets,
-    auth,
+    auditing,
     dashboard,
     errors,
     graphs,
@@ -23,6 +23,8 @@ from webapp.web import (
     ops,
     projects,
     security,
+    sessions,
+    signin,
     tasks,
     tasks_actions,
     tasks_live,
@@ -31,7 +33,7 @@ from webapp.web import (
 #: Every blueprint of the app, in registration order.
 BLUEPRINTS = (
     home.bp,
-    auth.bp,
+    signin.bp,
     ops.bp,
     account.bp,
     admin.bp,
@@ -49,7 +51,8 @@ BLUEPRINTS = (
 def init_app(app: Flask) -> None:
     ops.init_app(app)  # first: its timer wraps every other hook
     csrf = security.init_app(app)  # the login gate, CSRF, headers
-    auth.init_app(app)
+    sessions.init_app(app)  # who the user is: Flask-Login, the accounts database
+    auditing.init_app(app)
     Htmx(app)  # request.htmx
     assets.init_app(app)
     errors.init_app(app)

@@ -16,8 +16,6 @@ from bisect import bisect_left
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from webapp import orchestration
-from webapp.store import workers as worker_rows
-from webapp.web.auth import accounts_db
 
 bp = Blueprint("ops", __name__)
 LATENCY_KEY = "webapp.request_latency"
@@ -93,7 +91,7 @@ def metric_lines() -> list[str]:
         f"webapp_tasks_running {counts['running']}",
     ]
     now = time.time()
-    live = worker_rows.live_worker_rows(accounts_db())
+    live = orchestration.live_workers()
     lines += [
         "# HELP webapp_workers Worker processes that have not stopped.",
         "# TYPE webapp_workers gauge",

@@ -11,7 +11,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import deleting, lookup
-from webapp.web.auth import record_audit, require_role, user_can_delete
+from webapp.web.auditing import record_audit
+from webapp.web.roles import require_role, user_can_delete
 
 bp = Blueprint("tasks_actions", __name__, url_prefix="/projects/<project_id>")
 lookup.register(bp)

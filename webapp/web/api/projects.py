@@ -16,7 +16,8 @@ from webapp.web.api.schemas import (
     PROJECT_UPDATE,
     ref,
 )
-from webapp.web.auth import accounts_db, record_audit
+from webapp.web.auditing import record_audit
+from webapp.web.sessions import accounts_db
 
 PROJECT = {"project": PROJECT_ID}
 

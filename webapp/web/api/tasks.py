@@ -14,7 +14,7 @@ from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
 from webapp.web.api.schemas import PROJECT_ID, TASK_CREATE, TASK_RENAME, TASK_TYPES, ref
-from webapp.web.auth import record_audit
+from webapp.web.auditing import record_audit
 
 TASK = "/projects/<project>/tasks/<task>"
 PATHS = {"project": PROJECT_ID, "task": {"type": "string", "maxLength": 40}}
