@@ -16,7 +16,7 @@ This package's surface is deliberately small; everything else is imported from i
   get_workspace_git_diff TaskMeta TaskDeleteResult ArchivedTask``;
 - binding settings: ``Settings bind current init_app settings_of``;
 - what the web and CLI call besides: tasks (``task_retry task_detail task_history task_runs
-  task_version resolve_task_ref``), logs (``read_task_log tail_task_log search_task_log
+  task_version resolve_task_ref``), logs (``read_task_log read_run_log tail_task_log search_task_log
   task_log_path run_log_path get_archived_task read_archived_log``), projects
   (``project_create project_get project_list project_update project_version
   counts_by_status``), workflows (``graph_new graph_get graph_list graph_cancel
@@ -30,6 +30,7 @@ from webapp.orchestration.artifacts import (
     get_workspace_git_diff,
     list_archived_tasks,
     read_archived_log,
+    read_run_log,
     read_task_log,
     run_log_path,
     search_task_log,
@@ -116,6 +117,7 @@ __all__ = [
     "project_update",
     "project_version",
     "read_archived_log",
+    "read_run_log",
     "read_task_log",
     "resolve_task_id",
     "resolve_task_ref",

@@ -120,6 +120,19 @@ def read_task_log(
                          max_bytes=max_bytes)  # fmt: skip
 
 
+def read_run_log(
+    project_id: str,
+    task_id: str,
+    run_no: int,
+    *,
+    offset: int = 0,
+    max_bytes: int = logs.DEFAULT_READ_BYTES,
+) -> LogChunk:
+    """``read_task_log`` for a run the caller has already looked up: no database read."""
+    return read_log_file(run_log_path(project_id, task_id, run_no), offset=offset,
+                         max_bytes=max_bytes)  # fmt: skip
+
+
 def tail_task_log(
     project_id: str, task_id: str, *, lines: int = 100, run_no: int | None = None
 ) -> LogChunk:

@@ -206,9 +206,11 @@ def _record(project_id: str, task_id: str, *, with_output: bool = False) -> dict
 
 
 # -- reads ----------------------------------------------------------------------------------
-def get_task_meta(project_id: str, task_id: str) -> TaskMeta:
-    """One task by its full ID, with its output tail; TaskNotFound/ProjectNotFound."""
-    return task_meta_from_row(_record(project_id, task_id, with_output=True))
+def get_task_meta(project_id: str, task_id: str, *, with_output: bool = True) -> TaskMeta:
+    """One task by its full ID (one indexed read), with its output tail unless
+    ``with_output=False`` (what a log poll asks: it never shows the tail); TaskNotFound or
+    ProjectNotFound."""
+    return task_meta_from_row(_record(project_id, task_id, with_output=with_output))
 
 
 task_status = get_task_meta

@@ -68,6 +68,7 @@ def name(project_id: str, task_id: str):
 @bp.get("/tasks/<task_id>/rename")
 @require_role("operator")
 def rename_form(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
     task = orchestration.get_task_meta(project_id, task_id)
     return render_rename(task, task.name)
 
@@ -75,6 +76,7 @@ def rename_form(project_id: str, task_id: str):
 @bp.post("/tasks/<task_id>/rename")
 @require_role("operator")
 def rename(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
     new_name = (request.form.get("name") or "").strip()
     try:
         task = orchestration.task_rename(

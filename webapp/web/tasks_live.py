@@ -181,14 +181,14 @@ def log(project_id: str, task_id: str):
     Fetched by log.js (header ``X-Log-Fragment``) it is a bare fragment with the offsets in
     headers, or 204 when nothing new arrived; opened as a link it is a page of its own.
     """
-    task = orchestration.get_task_meta(project_id, task_id)
+    task = orchestration.get_task_meta(project_id, task_id, with_output=False)
     run_no = parse_run(task)
     current = run_no is None or run_no == task.run_no
     done = task.is_terminal or not current
     offset, max_bytes = window_range()
     query = log_query()
-    chunk = orchestration.read_task_log(
-        project_id, task_id, offset=offset, max_bytes=max_bytes, run_no=run_no
+    chunk = orchestration.read_run_log(
+        project_id, task_id, run_no or task.run_no, offset=offset, max_bytes=max_bytes
     )
     identity = run_identity(task, run_no)
     if request.headers.get(LOG_FRAGMENT_HEADER):
@@ -207,9 +207,9 @@ def log(project_id: str, task_id: str):
 
 @bp.get("/log/download")
 def download(project_id: str, task_id: str):
-    task = orchestration.get_task_meta(project_id, task_id)
+    task = orchestration.get_task_meta(project_id, task_id, with_output=False)
     run_no = parse_run(task)
-    path = orchestration.task_log_path(project_id, task_id, run_no=run_no)
+    path = orchestration.run_log_path(project_id, task_id, run_no or task.run_no)
     name = f"{project_id}-{task_id}-run{run_no or task.run_no or 1}.log"
     if not path or not path.is_file():
         return Response(b"", mimetype="text/plain", headers={
