@@ -8,6 +8,7 @@ import pytest
 
 from webapp import orchestration as orch
 from webapp.orchestration import artifacts, workflows
+from webapp.orchestration.errors import TaskNotFound, TaskStateConflict
 
 
 def diamond(ran, c_payload: str) -> dict:
@@ -84,9 +85,9 @@ def test_retry_failed_gives_each_rerun_member_run_2_with_its_own_log(
 def test_a_running_workflow_cannot_be_rerun_and_unknown_members_are_404(project, tmp_path):
     saved = workflows.workflow_save("demo", diamond(tmp_path / "r", "true"))
     graph = workflows.workflow_run("demo", saved.workflow_id)
-    with pytest.raises(orch.TaskStateConflict, match="wait for it to end"):
+    with pytest.raises(TaskStateConflict, match="wait for it to end"):
         workflows.graph_rerun_from("demo", graph.graph_id, graph.members[0].task_id)
-    with pytest.raises(orch.TaskNotFound):
+    with pytest.raises(TaskNotFound):
         workflows.graph_rerun_from("demo", graph.graph_id, "nope")
     workflows.workflow_archive("demo", saved.workflow_id)
     assert workflows.workflow_list("demo") == []

@@ -11,10 +11,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from webapp import orchestration
 from webapp.orchestration import errors, workflows
 from webapp.web import graph_view, lookup
-from webapp.web.auth import record_audit, require_role
+from webapp.web.auditing import record_audit
 from webapp.web.display import TASK_TYPES
 from webapp.web.forms import GraphForm, attach_error
 from webapp.web.graph_definition import DefinitionInvalid, check_definition, parse_text, to_yaml
+from webapp.web.roles import require_role
 
 bp = Blueprint("workflows", __name__, url_prefix="/projects/<project_id>/workflows")
 runs_bp = Blueprint("workflow_runs", __name__, url_prefix="/projects/<project_id>/graphs")

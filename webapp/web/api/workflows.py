@@ -12,7 +12,7 @@ from webapp.web.api.graphs import GRAPH, PATHS, graph_json, summary_json
 from webapp.web.api.inputs import MAX_INT, Body, query_int, to_json
 from webapp.web.api.registry import Param
 from webapp.web.api.schemas import PROJECT_ID, RERUN, WORKFLOW_SAVE, ref
-from webapp.web.auth import record_audit
+from webapp.web.auditing import record_audit
 from webapp.web.graph_definition import DefinitionInvalid, check_definition, parse_text, to_yaml
 
 WORKFLOWS = "/projects/<project>/workflows"
