@@ -90,3 +90,14 @@ def test_the_picture_zooms_and_fits_inside_its_box_at_390_px(served, page):
     page.click("[data-zoom=fit]")
     expect(svg).to_have_attribute("viewBox", full)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_workflow_form_and_builder_fit_390_px(served, page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, served)
+    page.goto(f"{served}/projects/demo/workflows/new")
+    page.fill("#b_key", "only")
+    page.fill("#b_payload", "true")
+    page.click("#add-task")
+    expect(page.locator("#graph-picture .node")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
