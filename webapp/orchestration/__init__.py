@@ -67,6 +67,12 @@ from webapp.orchestration.naming import (
     sanitize_task_name,
     validate_task_name,
 )
+from webapp.orchestration.project_removal import (
+    ProjectDeletePlan,
+    ProjectDeleteResult,
+    project_delete,
+    project_delete_plan,
+)
 from webapp.orchestration.projects import (
     Project,
     project_create,
@@ -116,6 +122,8 @@ __all__ = [
     "NotBound",
     "OrchestrationError",
     "Project",
+    "ProjectDeletePlan",
+    "ProjectDeleteResult",
     "ProjectExists",
     "ProjectNotFound",
     "Run",
@@ -150,6 +158,8 @@ __all__ = [
     "mark_task_deleting",
     "normalize_task_id_input",
     "project_create",
+    "project_delete",
+    "project_delete_plan",
     "project_get",
     "project_list",
     "project_update",

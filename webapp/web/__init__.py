@@ -6,7 +6,19 @@ from flask import Flask
 from htmx_flask import Htmx
 
 from webapp import orchestration
-from webapp.web import account, admin, api, assets, auth, dashboard, errors, home, ops, security
+from webapp.web import (
+    account,
+    admin,
+    api,
+    assets,
+    auth,
+    dashboard,
+    errors,
+    first_start,
+    home,
+    ops,
+    security,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -14,6 +26,7 @@ def init_app(app: Flask) -> None:
     csrf = security.init_app(app)  # the login gate, CSRF, headers
     auth.init_app(app)
     orchestration.init_app(app)  # binds the orchestration settings before each request
+    first_start.init_app(app)
     Htmx(app)
     assets.init_app(app)
     errors.init_app(app)

@@ -10,6 +10,7 @@ from webapp.web import (
     display,
     graphs,
     links,
+    project_settings,
     projects,
     rows,
     tasks,
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(links.task_links, "task_links")
     for blueprint in (
         projects.bp,
+        project_settings.bp,
         tasks.bp,
         tasks_actions.bp,
         tasks_live.bp,

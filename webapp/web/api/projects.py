@@ -1,4 +1,4 @@
-"""API: projects (list, get, create, update) and the audit log."""
+"""API: projects (list, get, create, update, delete) and the audit log."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from webapp.web.api.schemas import (
     ref,
 )
 from webapp.web.auth import accounts_db, record_audit
+from webapp.web.project_settings import changed_settings, settings_detail
 
 PROJECT = {"project": PROJECT_ID}
 
@@ -88,9 +89,43 @@ def get_project(project: str):
 )
 def update_project(project: str):
     settings = _settings(Body(tuple(PROJECT_FIELDS)))
+    before = orchestration.project_get(project)
     updated = orchestration.project_update(project, actor=current_user.username, **settings)
-    record_audit("project.update", project, ", ".join(sorted(settings)) or "no change")
+    record_audit("project.update", project, settings_detail(changed_settings(before, updated)))
     return project_json(updated)
+
+
+def plan_json(plan) -> dict:
+    return to_json(plan, ("blocked",))
+
+
+@api.route(
+    "/projects/<project>/deletion",
+    role="admin",
+    summary="What deleting the project would do: how many tasks it archives, what blocks it.",
+    response=ref("ProjectDeletePlan"),
+    path_params=PROJECT,
+)
+def project_deletion_plan(project: str):
+    return plan_json(orchestration.project_delete_plan(project))
+
+
+@api.route(
+    "/projects/<project>",
+    "DELETE",
+    role="admin",
+    summary="Delete a project: every task is archived first (409 while any is queued or "
+    "running, naming them).",
+    response=ref("ProjectDeleted"),
+    path_params=PROJECT,
+)
+def delete_project(project: str):
+    result = orchestration.project_delete(project, actor=current_user.username)
+    detail = f"{result.archived} task(s) archived"
+    if result.warnings:
+        detail += "; warnings: " + "; ".join(result.warnings)
+    record_audit("project.delete", project, detail)
+    return to_json(result, ())
 
 
 AUDIT_QUERY = (
