@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from webapp import orchestration as orch
 from webapp.accounts import audit
-
-SHELL = "shell"
-"""The audit log's "from" for changes made with the ``webapp`` command on the server."""
+from webapp.cli.users import SHELL
 
 
 def record(actor: str, action: str, target: str, detail: str = "") -> None:

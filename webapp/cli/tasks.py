@@ -59,6 +59,16 @@ def _line(task: orch.TaskMeta) -> str:
 
 
 # -- projects ---------------------------------------------------------------------------------
+def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--env")
+        env[key] = value
+    return env
+
+
 @click.group("project")
 def project() -> None:
     """Create, list and configure projects."""
@@ -76,12 +86,7 @@ def project() -> None:
 def project_create(project_id, name, grace, max_concurrent, git_repo, env_pairs, data_dir,
                    acting_as):  # fmt: skip
     """Create a project."""
-    env = {}
-    for pair in env_pairs:
-        key, eq, value = pair.partition("=")
-        if not eq:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--env")
-        env[key] = value
+    env = parse_env_pairs(env_pairs)
     who = acting_as or actor()
     with bound(data_dir):
         created = orch.project_create(

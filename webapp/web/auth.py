@@ -30,6 +30,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from webapp.accounts import audit, throttle, tokens, users
 from webapp.store.accounts import accounts_migrations
 from webapp.store.db import ThreadDatabases, open_database
+from webapp.web import audit_view
 
 bp = Blueprint("auth", __name__)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -176,7 +177,8 @@ def audit_unrecorded_change(response):
         and not g.get("audited")
     ):
         target = "/".join(str(value) for value in (request.view_args or {}).values())
-        record_audit(request.endpoint, target, f"{request.method} {request.path}")
+        action = audit_view.fallback_action(request.endpoint)  # words, not the route's name
+        record_audit(action, target, f"{request.method} {request.path}")
     return response
 
 

@@ -135,6 +135,11 @@ AUDIT_QUERY = (
         {"type": "string", "maxLength": 200},
         "One action (task.stop), or every action with a prefix ending in a dot (task.).",
     ),
+    Param(
+        "target",
+        {"type": "string", "maxLength": 200},
+        "A target and what lies under it (project demo also finds task demo/k3v8h).",
+    ),
     Param("since", {"type": "string", "maxLength": 40}, "From this date or date-time (UTC)."),
     Param(
         "until",
@@ -158,6 +163,7 @@ def list_audit():
         accounts_db(),
         actor=query_text("user"),
         action=query_text("action"),
+        target=query_text("target"),
         since=query_text("since", max_length=40),
         until=query_text("until", max_length=40),
         limit=query_int("limit", 50, minimum=1, maximum=audit.MAX_LIMIT),
