@@ -63,7 +63,9 @@ from webapp.orchestration.lifecycle import (
 )
 from webapp.orchestration.naming import (
     TASK_NAME_MAX_LEN,
+    NamePreview,
     generate_task_name,
+    preview_task_name,
     sanitize_task_name,
     validate_task_name,
 )
@@ -119,6 +121,7 @@ __all__ = [
     "InvalidTaskRequest",
     "LogChunk",
     "MissingTaskId",
+    "NamePreview",
     "NotBound",
     "OrchestrationError",
     "Project",
@@ -163,6 +166,7 @@ __all__ = [
     "project_get",
     "project_list",
     "project_update",
+    "preview_task_name",
     "project_version",
     "read_archived_log",
     "read_task_log",

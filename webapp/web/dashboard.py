@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup
 
+from webapp import orchestration
 from webapp.web import (
     archive,
     display,
@@ -12,6 +13,7 @@ from webapp.web import (
     links,
     project_settings,
     projects,
+    rename_preview,
     rows,
     tasks,
     tasks_actions,
@@ -32,11 +34,13 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
     app.add_template_global(links.task_links, "task_links")
+    app.add_template_global(orchestration.preview_task_name, "preview_task_name")
     for blueprint in (
         projects.bp,
         project_settings.bp,
         tasks.bp,
         tasks_actions.bp,
+        rename_preview.bp,
         tasks_live.bp,
         tasks_live.ansi_bp,
         archive.bp,
