@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,26 @@ def test_serve_hands_gunicorn_the_settings_it_printed(tmp_path):
     app = server.load()
     assert app.config["DATABASE"] == str(tmp_path / "x.db")
     assert app.config["DATA_DIR"] == str(tmp_path / "data")
+
+
+def open_files_under(folder: Path) -> list[str]:
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue  # the listing's own descriptor, closed meanwhile
+    return [name for name in names if name.startswith(str(folder))]
+
+
+def test_serve_prepares_the_database_and_keeps_no_connection_open_for_the_fork(
+    tmp_path, monkeypatch
+):
+    from webapp.cli.serve import prepare
+
+    monkeypatch.setenv("WEBAPP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WEBAPP_PASSWORD_HASH_PROFILE", "CHEAPEST")
+    resolved, messages = prepare()
+    assert resolved["DATA_DIR"] == str(tmp_path / "data")
+    assert "created the user 'admin'" in messages[0]
+    assert open_files_under(tmp_path / "data") == []

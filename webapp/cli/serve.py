@@ -7,6 +7,7 @@ copy of the package from the current folder and open a second database.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import sys
@@ -64,6 +65,20 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
     }
 
 
+def prepare() -> tuple[dict, list[str]]:
+    """Resolve the settings and set the database up (first admin, default project) once, in
+    the process gunicorn forks later; every connection it opened is closed before the fork
+    (SQLite connections must not cross one)."""
+    from webapp import create_app
+
+    app = create_app({"WORKER_ENABLED": False})
+    resolved = {key: app.config[key] for key in ("DATA_DIR", "DATABASE", "SECRET_KEY")}
+    messages = list(app.extensions.get("webapp.startup_messages", []))
+    del app  # the workers build their own app after the fork
+    gc.collect()  # the app's databases close when their owners are collected
+    return resolved, messages
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -75,16 +90,11 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict:
               help="Folder for the database, logs, workspaces and archives.")  # fmt: skip
 def serve(host: str, port: int, workers: int, threads: int, data_dir: str | None) -> None:
     """Run the dashboard under gunicorn and print the URL to open."""
-    from webapp import create_app
-
     if data_dir:
         os.environ["WEBAPP_DATA_DIR"] = os.path.abspath(data_dir)
-    app = create_app({"WORKER_ENABLED": False})
-    resolved = {key: app.config[key] for key in ("DATA_DIR", "DATABASE", "SECRET_KEY")}
+    resolved, messages = prepare()
     # The workers (and anything they start) see the same folder even through the environment.
     os.environ["WEBAPP_DATA_DIR"] = resolved["DATA_DIR"]
-    messages = app.extensions.get("webapp.startup_messages", [])
-    del app  # the workers build their own, after the fork
     for line in messages:
         click.echo(line)
     if not is_loopback(host):
