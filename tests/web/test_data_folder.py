@@ -99,3 +99,15 @@ def test_serve_prepares_the_database_and_keeps_no_connection_open_for_the_fork(
     assert resolved["DATA_DIR"] == str(tmp_path / "data")
     assert "created the user 'admin'" in messages[0]
     assert open_files_under(tmp_path / "data") == []
+
+
+def test_serve_points_at_data_an_older_version_left_in_the_current_folder(tmp_path, monkeypatch):
+    from webapp.cli.serve import old_data_hints
+
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "webapp.db").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    [hint] = old_data_hints(tmp_path / "data")
+    assert f"{tmp_path / 'instance'} holds data of an older version" in hint
+    assert f"--data-dir {tmp_path / 'instance'}" in hint
+    assert old_data_hints(tmp_path / "instance") == []

@@ -11,6 +11,7 @@ import gc
 import ipaddress
 import os
 import sys
+from pathlib import Path
 
 import click
 from gunicorn.app.base import BaseApplication
@@ -74,9 +75,22 @@ def prepare() -> tuple[dict, list[str]]:
     app = create_app({"WORKER_ENABLED": False})
     resolved = {key: app.config[key] for key in ("DATA_DIR", "DATABASE", "SECRET_KEY")}
     messages = list(app.extensions.get("webapp.startup_messages", []))
+    messages += old_data_hints(Path(resolved["DATA_DIR"]))
     del app  # the workers build their own app after the fork
     gc.collect()  # the app's databases close when their owners are collected
     return resolved, messages
+
+
+def old_data_hints(data_dir: Path) -> list[str]:
+    """Where versions before the per-user data folder kept their data, if some is there."""
+    hints = []
+    for old in (Path(sys.prefix) / "var" / "webapp-instance", Path.cwd() / "instance"):
+        if (old / "webapp.db").is_file() and old.resolve() != data_dir:
+            hints.append(
+                f"webapp: note: {old} holds data of an older version (it kept its data there); "
+                f"move its contents to {data_dir}, or start with --data-dir {old}"
+            )
+    return hints
 
 
 @click.command()
