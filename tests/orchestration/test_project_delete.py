@@ -42,3 +42,16 @@ def test_delete_is_refused_while_a_task_is_queued_naming_it(project):
 def test_delete_of_a_missing_project_is_not_found(settings):
     with pytest.raises(orch.ProjectNotFound):
         orch.project_delete("nope")
+
+
+def test_a_cancelled_workflow_goes_with_the_project_a_queued_one_blocks_it(project):
+    graph = orch.graph_new("demo", {"tasks": [{"key": "a", "payload": "true"}]}, actor="alice")
+    plan = orch.project_delete_plan("demo")
+    assert plan.active_graphs == [graph.graph_id] and "workflow" in plan.blocked
+    orch.graph_cancel("demo", graph.graph_id, actor="alice")
+    assert orch.project_delete_plan("demo").blocked is None
+    result = orch.project_delete("demo", actor="alice")
+    assert result.archived == 1  # the workflow's member task
+    db = orch.current().store.db
+    for table in ("graph_records", "graphs", "graph_tasks", "task_records", "task_counts"):
+        assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
