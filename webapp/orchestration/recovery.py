@@ -235,6 +235,19 @@ def _finish_runs(settings: Settings, runs: list[dict], reason: str, actor: str, 
     return lost
 
 
+def _requeue_graphs(db: Any, worker_id: str, note: str, reaper_id: str) -> None:
+    """Inside the caller's transaction: requeue a dead worker's graphs, each one on record."""
+    for graph_id in graph_records.requeue_graphs_of(db, worker_id, note):
+        graph = graph_records.get_graph(db, graph_id)
+        audit_log.insert_system_audit(
+            db,
+            actor=reaper_id,
+            action="graph.requeue",
+            target=f"{graph['project_id']}/{graph_id}",
+            detail=note,
+        )
+
+
 def reap_dead_workers(
     settings: Settings, reaper_id: str, *, now: float | None = None
 ) -> list[dict[str, Any]]:
@@ -258,11 +271,11 @@ def reap_dead_workers(
             runs = workers.running_runs_of(db, row["id"])
             local = row["hostname"] == HOSTNAME
             lost += _finish_runs(settings, runs, reason, reaper_id, local)
-            graph_records.requeue_graphs_of(db, row["id"], f"requeued: {reason}")
+            _requeue_graphs(db, row["id"], f"requeued: {reason}", reaper_id)
         log.warning("%s: marked %d running task(s) lost", reason, len(runs))
     with settings.store.write_lock, immediate(db):
         for _, worker_id in graph_records.orphaned_graphs(db):
-            graph_records.requeue_graphs_of(db, worker_id, f"requeued: worker {worker_id} left")
+            _requeue_graphs(db, worker_id, f"requeued: worker {worker_id} left", reaper_id)
         orphans = workers.orphaned_runs(db)
         for run in orphans:
             reason = f"worker {run['worker_id']} no longer runs this task"

@@ -36,6 +36,7 @@ LABELS = {
     "graph.run": "ran workflow again",
     "graph.cancel": "cancelled workflow",
     "graph.retry": "retried workflow",
+    "graph.requeue": "requeued workflow (its worker died)",
 }
 NOUNS = {"tasks": "task", "projects": "project", "graphs": "workflow", "admin": "user"}
 
