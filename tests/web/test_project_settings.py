@@ -74,6 +74,10 @@ def test_delete_confirmation_names_how_many_tasks_are_archived(admin_client, pro
     assert "Project demo deleted; 2 task(s) archived" in admin_client.get("/projects").get_data(
         as_text=True
     )
+    # Its archived tasks stay browsable under the old ID.
+    archive = admin_client.get("/projects/demo/archive")
+    assert archive.status_code == 200 and "demo (deleted)" in archive.get_data(as_text=True)
+    assert admin_client.get("/projects/never/archive").status_code == 404
 
 
 def test_delete_of_a_busy_project_is_refused_and_says_what_to_stop(admin_client, project):

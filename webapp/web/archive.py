@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 
@@ -24,6 +25,27 @@ lookup.register(bp)
 SEARCH_LIMIT = 200
 
 
+@dataclass(frozen=True)
+class DeletedProject:
+    """Stands in for a deleted project whose archived tasks are still on disk."""
+
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.id} (deleted)"
+
+
+def archive_owner(project_id: str):
+    """The project, or a stand-in while a deleted one left archived tasks behind."""
+    try:
+        return orchestration.project_get(project_id)
+    except orchestration.ProjectNotFound:
+        if not orchestration.list_archived_tasks(project_id):
+            raise
+        return DeletedProject(project_id)
+
+
 def matches(item, filters) -> bool:
     """Whether an archived task passes the list's filters (status, type, text)."""
     if filters.status and (item.status or "") != filters.status:
@@ -41,7 +63,7 @@ def matches(item, filters) -> bool:
 
 @bp.get("")
 def index(project_id: str):
-    project = orchestration.project_get(project_id)
+    project = archive_owner(project_id)
     filters = parse_filters(request.args)
     items = [i for i in orchestration.list_archived_tasks(project_id) if matches(i, filters)]
     pager = Pager(filters.page, len(items))

@@ -88,8 +88,9 @@ def target(action: str, text: str) -> Target:
         project_id, graph_id = _split(text)
         if project_id and graph_id:
             url = url_for("graphs.show", project_id=project_id, graph_id=graph_id)
-    elif noun == "project" and action != "project.delete":
-        url = url_for("projects.show", project_id=text)
+    elif noun == "project":
+        endpoint = "archive.index" if action == "project.delete" else "projects.show"
+        url = url_for(endpoint, project_id=text)
     elif noun in ("user", "login"):
         url = url_for("admin.users") + f"#user-{text}"
     elif noun == "token":
