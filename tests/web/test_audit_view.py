@@ -27,6 +27,7 @@ def test_actions_read_as_words_and_targets_link_to_what_they_name(admin_client, 
     record(accounts_db, "ann", "project.update", "demo", "2030-01-01T12:00:00.000000")
     record(accounts_db, "ann", "graph.cancel", "demo/g1234", "2030-01-01T13:00:00.000000")
     record(accounts_db, "ann", "user.role", "bob", "2030-01-01T14:00:00.000000")
+    record(accounts_db, "ann", "project.delete", "gone", "2030-01-01T15:00:00.000000")
     html = admin_client.get("/admin/audit").get_data(as_text=True)
     for words in ("stopped task", "deleted task", "changed settings of project",
                   "cancelled workflow", "changed role of user"):  # fmt: skip
@@ -37,6 +38,7 @@ def test_actions_read_as_words_and_targets_link_to_what_they_name(admin_client, 
     assert '<a href="/projects/demo">demo</a>' in html
     assert '<a href="/projects/demo/graphs/g1234">demo/g1234</a>' in html
     assert '<a href="/admin/users#user-bob">bob</a>' in html
+    assert '<a href="/projects/gone/archive">gone</a>' in html
     # The action menu of the filter offers the same words.
     assert '<option value="task.stop">stopped task</option>' in html
 
