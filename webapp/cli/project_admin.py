@@ -8,8 +8,7 @@ from webapp import orchestration as orch
 from webapp.cli import audit
 from webapp.cli.tasks import ACTOR_OPTION, bound, parse_env_pairs
 from webapp.cli.users import DATA_DIR_OPTION, actor
-from webapp.orchestration.projects import project_row
-from webapp.web.project_settings import changed_settings, settings_detail
+from webapp.orchestration.projects import changed_settings, describe_changes, project_row
 
 
 @click.command("edit")
@@ -51,7 +50,7 @@ def project_edit(project_id, name, grace, max_concurrent, categories, git_repo, 
         if not changes:
             raise click.UsageError("Nothing to change: give at least one option (see --help)")
         after = orch.project_update(project_id, actor=who, **changes)
-        detail = settings_detail(changed_settings(before, after))
+        detail = describe_changes(changed_settings(before, after))
         audit.record(who, "project.update", project_id, detail)
     click.echo(f"Project {project_id}: {detail}")
 

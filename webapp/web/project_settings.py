@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
 from webapp.orchestration import errors
-from webapp.orchestration.projects import EDITABLE
+from webapp.orchestration.projects import changed_settings, describe_changes
 from webapp.web import lookup
 from webapp.web.auth import record_audit, require_role
 from webapp.web.forms import ProjectForm, attach_error
@@ -23,14 +23,6 @@ class ProjectSettingsForm(ProjectForm):
     """The project form without the ID (which never changes)."""
 
     project_id = None
-
-
-def changed_settings(before: orchestration.Project, after: orchestration.Project) -> list[str]:
-    return [name for name in EDITABLE if getattr(before, name) != getattr(after, name)]
-
-
-def settings_detail(names: list[str]) -> str:
-    return "changed " + ", ".join(names) if names else "no change"
 
 
 def _form_for(project: orchestration.Project) -> ProjectSettingsForm:
@@ -70,7 +62,7 @@ def update(project_id: str):
             attach_error(form, "", str(error))
         else:
             record_audit(
-                "project.update", project_id, settings_detail(changed_settings(before, after))
+                "project.update", project_id, describe_changes(changed_settings(before, after))
             )
             flash(f"Settings of {after.name} saved.", "info")
             return redirect(url_for("project_settings.edit", project_id=project_id), 303)

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from webapp import orchestration
 from webapp.accounts import audit
+from webapp.orchestration.projects import changed_settings, describe_changes
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
@@ -17,7 +18,6 @@ from webapp.web.api.schemas import (
     ref,
 )
 from webapp.web.auth import accounts_db, record_audit
-from webapp.web.project_settings import changed_settings, settings_detail
 
 PROJECT = {"project": PROJECT_ID}
 
@@ -91,7 +91,7 @@ def update_project(project: str):
     settings = _settings(Body(tuple(PROJECT_FIELDS)))
     before = orchestration.project_get(project)
     updated = orchestration.project_update(project, actor=current_user.username, **settings)
-    record_audit("project.update", project, settings_detail(changed_settings(before, updated)))
+    record_audit("project.update", project, describe_changes(changed_settings(before, updated)))
     return project_json(updated)
 
 
