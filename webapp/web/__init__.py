@@ -18,10 +18,13 @@ from webapp.web import (
     auditing,
     dashboard,
     errors,
+    first_start,
     graphs,
     home,
     ops,
+    project_settings,
     projects,
+    rename_preview,
     security,
     sessions,
     signin,
@@ -39,8 +42,10 @@ BLUEPRINTS = (
     account.bp,
     admin.bp,
     projects.bp,
+    project_settings.bp,
     tasks.bp,
     tasks_actions.bp,
+    rename_preview.bp,
     tasks_live.bp,
     tasks_live.ansi_bp,
     archive.bp,
@@ -57,6 +62,7 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)  # who the user is: Flask-Login, the accounts database
     auditing.init_app(app)
     Htmx(app)  # request.htmx
+    first_start.init_app(app)  # after the accounts: the default project
     assets.init_app(app)
     errors.init_app(app)
     dashboard.init_app(app)
