@@ -91,3 +91,15 @@ def test_a_running_workflow_cannot_be_rerun_and_unknown_members_are_404(project,
         workflows.graph_rerun_from("demo", graph.graph_id, "nope")
     workflows.workflow_archive("demo", saved.workflow_id)
     assert workflows.workflow_list("demo") == []
+
+
+def test_deleting_a_project_removes_its_saved_workflows(project, tmp_path):
+    from webapp.orchestration.project_removal import project_delete
+
+    saved = workflows.workflow_save("demo", diamond(tmp_path / "r", "true"))
+    workflows.workflow_save("demo", diamond(tmp_path / "r", "false"), workflow_id=saved.workflow_id)
+    project_delete("demo", actor="alice")
+    orch.project_create("demo", actor="alice")  # the same ID again starts empty
+    assert workflows.workflow_list("demo") == []
+    with pytest.raises(TaskNotFound):
+        workflows.workflow_get("demo", saved.workflow_id)
