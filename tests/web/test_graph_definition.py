@@ -139,3 +139,11 @@ def test_find_cycle():
     assert find_cycle({"a": [], "b": ["a"]}) is None
     assert find_cycle({"a": ["a"]}) == ["a", "a"]
     assert find_cycle({"a": ["b"], "b": ["a"]}) == ["a", "b", "a"]
+
+
+def test_an_unknown_dependency_among_many_keys_names_twenty_and_counts_the_rest():
+    tasks = [{"key": f"k{i}", "payload": "x"} for i in range(30)]
+    tasks[0]["after"] = ["zz"]
+    (found,) = problems_of({"tasks": tasks})
+    assert found.endswith("(known keys: k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, "
+                          "k14, k15, k16, k17, k18, k19, k20 and 9 more)")  # fmt: skip

@@ -29,6 +29,8 @@ from webapp.limits import TIMEOUT_MAX_SECONDS as MAX_TIMEOUT
 from webapp.orchestration.naming import clean_task_name
 
 MAX_PROBLEMS = 20
+HINT_KEYS = 20
+"""Known keys named in an unknown-dependency message (the rest are counted)."""
 TASK_FIELDS = (
     "key", "id", "payload", "type", "name", "description", "timeout", "after", "finally",
     "required",
@@ -277,6 +279,7 @@ def _read_timeout(check: _Checker, value: Any, where: str) -> float | None:
 
 def _check_edges(check: _Checker, tasks: list[dict | None]) -> None:
     known = list(dict.fromkeys(task["key"] for task in tasks if task and task["key"]))
+    known_set = set(known)  # membership in the list was quadratic at 10,000 tasks
     for index, task in enumerate(tasks):
         if not task or not task["key"]:
             continue
@@ -284,8 +287,10 @@ def _check_edges(check: _Checker, tasks: list[dict | None]) -> None:
         for dependency in task["after"]:
             if dependency == task["key"]:
                 check.add(where, "a task cannot run after itself")
-            elif dependency not in known:
-                hint = ", ".join(k for k in known if k != task["key"]) or "none"
+            elif dependency not in known_set:
+                others = [k for k in known[: HINT_KEYS + 1] if k != task["key"]][:HINT_KEYS]
+                more = len(known) - 1 - len(others) if task["key"] in known_set else 0
+                hint = ", ".join(others) + (f" and {more} more" if more > 0 else "") or "none"
                 check.add(where, f'unknown dependency "{dependency}" (known keys: {hint})')
 
 
