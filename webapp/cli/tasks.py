@@ -167,6 +167,25 @@ def task_status(words, data_dir):
                    + (f" ({step.reason})" if step.reason else ""))  # fmt: skip
 
 
+@task.command("shell")
+@click.argument("words", nargs=-1)
+@click.option("--print", "print_only", is_flag=True, help="Print the command instead.")
+@DATA_DIR_OPTION
+def task_shell(words, print_only, data_dir):
+    """Open a shell in a task's workspace with its environment (seed 000's task login)."""
+    import shlex
+
+    from webapp.orchestration.login import get_login_command
+
+    with bound(data_dir):
+        project_id, task_id, _ = _ref(words)
+        command = get_login_command(project_id, task_id)
+    if print_only:
+        click.echo(shlex.join(command))
+        return
+    os.execvp(command[0], command)
+
+
 @task.command("stop")
 @click.argument("words", nargs=-1)
 @click.option("--timeout", type=float, help="Seconds before SIGKILL (default: project grace).")

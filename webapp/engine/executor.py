@@ -46,6 +46,9 @@ class TaskExecutor:
         self, store: Any = None, *, max_workers: int | None = None, _register_defaults: bool = True
     ) -> None:
         self.events = EventBus()
+        #: What a running task reports (PROGRESS and OUTPUT events), kept off ``events`` so
+        #: that ``events`` carries exactly seed 002's lifecycle events.
+        self.activity = EventBus()
         self.store = store
         self.persistence_errors: list[tuple[str, BaseException]] = []
         self.graph_persistence_errors: list[tuple[str, BaseException]] = []
@@ -286,15 +289,15 @@ class TaskExecutor:
                 )  # fmt: skip
 
     def _emit_progress(self, task: Task, percent: float | None, message: str | None) -> None:
-        if self.events.has_subscribers:
-            self.events.emit(
+        if self.activity.has_subscribers:
+            self.activity.emit(
                 TaskEvent(TaskEventType.PROGRESS, task.id, task, datetime.now(), None,
                           task.status, progress_percent=percent, progress_message=message)
             )  # fmt: skip
 
     def _emit_output(self, task: Task, stream: str, chunk: str) -> None:
-        if self.events.has_subscribers:
-            self.events.emit(
+        if self.activity.has_subscribers:
+            self.activity.emit(
                 TaskEvent(TaskEventType.OUTPUT, task.id, task, datetime.now(), None,
                           task.status, output_stream=stream, output_chunk=chunk)
             )  # fmt: skip

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from webapp.engine.task import TaskType
-from webapp.orchestration import context
+from webapp.orchestration import context, liveness
 from webapp.orchestration.errors import (
     InvalidSlashForm,
     InvalidTaskRequest,
@@ -61,6 +61,8 @@ class TaskMeta:
     graph_id: str | None = None
     result_output_tail: str = ""
     """The capped tail of the current run's output (detail reads only; "" in lists)."""
+    status_reason: str | None = None
+    """Why ``status`` is ``unknown`` (single-task reads check "running" against live state)."""
 
     @property
     def duration(self) -> float | None:
@@ -209,8 +211,9 @@ def _record(project_id: str, task_id: str, *, with_output: bool = False) -> dict
 
 # -- reads ----------------------------------------------------------------------------------
 def get_task_meta(project_id: str, task_id: str) -> TaskMeta:
-    """One task by its full ID, with its output tail; TaskNotFound/ProjectNotFound."""
-    return task_meta_from_row(_record(project_id, task_id, with_output=True))
+    """One task by its full ID, with its output tail and its status checked against live
+    state (seed 000: ``unknown`` when nothing vouches for a running run); TaskNotFound."""
+    return liveness.hydrate(task_meta_from_row(_record(project_id, task_id, with_output=True)))
 
 
 task_status = get_task_meta

@@ -24,6 +24,7 @@ STATUS_DISPLAY: dict[str, tuple[str, str]] = {
     "blocked": ("🚧", "blocked"),
     "deleting": ("🧹", "deleting"),
     "lost": ("❓", "lost"),
+    "unknown": ("⁇", "unknown"),  # derived on read (seed 000), never stored
 }
 STATUSES = UI_STATUSES
 TASK_TYPES = ("bash", "powershell", "prompt", "agent")

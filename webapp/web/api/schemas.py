@@ -59,6 +59,7 @@ COMPONENTS: dict[str, dict] = {
         version=INT,
         can_stop=BOOL,
         can_retry=BOOL,
+        status_reason=nullable("string"),
     ),
     "TaskPage": obj(
         {"items": list_of("Task"), "total": INT, "limit": INT, "offset": INT, "has_next": BOOL}
