@@ -104,12 +104,14 @@ class TaskExecutor:
                 return self._execute_once(task, upstream)
             except TaskCancelled:
                 raise
-            except Exception:
+            except Exception as exc:
                 if task.status is _CANCELLED:
                     raise TaskCancelled(_cancelled_message(task)) from None
                 if attempt >= policy.max_attempts or task.status is not _FAILED:
                     raise
-            self._back_off(task, policy.backoff)
+                # A provider that said when to come back (HTTP 429 Retry-After) is obeyed.
+                wait = max(policy.backoff, getattr(exc, "retry_after", None) or 0.0)
+            self._back_off(task, wait)
             if task.status is _CANCELLED:
                 raise TaskCancelled(_cancelled_message(task))
         raise AssertionError("unreachable: the last attempt returns or raises")
