@@ -299,7 +299,7 @@ class _LLMHandler(BaseHTTPRequestHandler):
 def llm_server():
     """A running :class:`LLMServer`; ``llm_server.url`` is its base URL (…/v1)."""
     server = LLMServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.hold.set()

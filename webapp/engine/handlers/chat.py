@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,16 +44,19 @@ class BudgetExceeded(RuntimeError):
 
 @dataclass
 class Budget:
-    """A limit on one run's tokens and/or cost; ``label`` names it in the failure."""
+    """A limit on tokens and/or cost; ``label`` names it in the failure. ``spent_*`` is what
+    earlier runs already used of it (a project's budget spans all of its runs)."""
 
     label: str
     max_tokens: int | None = None
     max_cost: float | None = None
     prices: Mapping[str, float] | None = None
     """USD per million "prompt" and "completion" tokens (for ``max_cost``)."""
+    spent_tokens: int = 0
+    spent_cost: float = 0.0
 
     def check(self, prompt_tokens: int, completion_tokens: int) -> None:
-        used = prompt_tokens + completion_tokens
+        used = self.spent_tokens + prompt_tokens + completion_tokens
         if self.max_tokens is not None and used > self.max_tokens:
             raise BudgetExceeded(
                 f"stopped: the {self.label} of {self.max_tokens} tokens was exceeded "
@@ -61,11 +64,17 @@ class Budget:
             )
         if self.max_cost is not None:
             cost = token_cost(self.prices, prompt_tokens, completion_tokens)
-            if cost is not None and cost > self.max_cost:
+            spent = self.spent_cost + (cost or 0.0)
+            if spent > self.max_cost:
                 raise BudgetExceeded(
                     f"stopped: the {self.label} of ${self.max_cost:g} was exceeded "
-                    f"(${cost:.6f} spent)"
+                    f"(${spent:.6f} spent)"
                 )
+
+
+def _check_budgets(budgets: Sequence[Budget], prompt_tokens: int, completion: int) -> None:
+    for budget in budgets:
+        budget.check(prompt_tokens, completion)
 
 
 def token_cost(
@@ -213,7 +222,7 @@ def chat_completion(
     timeout: float = DEFAULT_CHAT_TIMEOUT,
     stream: bool = True,
     on_token: TokenCallback | None = None,
-    budget: Budget | None = None,
+    budget: Budget | Sequence[Budget] | None = None,
     set_canceller: Callable[[Callable[[float | None], None] | None], None] | None = None,
 ) -> tuple[str, Usage]:
     """Ask ``payload``; return the answer and its usage. Raises ProviderError,
@@ -222,6 +231,8 @@ def chat_completion(
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
+    budgets = [] if budget is None else [budget] if isinstance(budget, Budget) else list(budget)
+    _check_budgets(budgets, 0, 0)  # a budget already spent fails before any request
     call = _Call(url, headers, timeout)
     if set_canceller is not None:
         set_canceller(lambda _grace: call.abort("cancelled"))
@@ -233,12 +244,12 @@ def chat_completion(
             if stream:
                 answer = _attempt(call, {**body, "stream": True,
                                          "stream_options": {"include_usage": True}},
-                                  usage, started, on_token, budget, payload)  # fmt: skip
+                                  usage, started, on_token, budgets, payload)  # fmt: skip
                 if answer is None:  # the endpoint refused streaming: ask again, whole
                     call.close()
-                    answer = _attempt(call, body, usage, started, on_token, budget, payload)
+                    answer = _attempt(call, body, usage, started, on_token, budgets, payload)
             else:
-                answer = _attempt(call, body, usage, started, on_token, budget, payload)
+                answer = _attempt(call, body, usage, started, on_token, budgets, payload)
         except (OSError, http.client.HTTPException) as exc:
             if call.ended_by == "timeout" or isinstance(exc, TimeoutError):
                 raise TaskTimeoutError(
@@ -272,7 +283,7 @@ def _attempt(
     usage: Usage,
     started: float,
     on_token: TokenCallback | None,
-    budget: Budget | None,
+    budgets: Sequence[Budget],
     payload: str,
 ) -> str | None:
     """One request; None when it asked to stream and the endpoint refused streaming."""
@@ -287,11 +298,11 @@ def _attempt(
     kind = (response.getheader("Content-Type") or "").lower()
     if "text/event-stream" in kind:
         usage.streamed = True
-        return _read_stream(call, response, usage, started, on_token, budget, payload)
-    return _read_whole(call, response, usage, started, on_token)
+        return _read_stream(call, response, usage, started, on_token, budgets, payload)
+    return _read_whole(call, response, usage, started, on_token, budgets)
 
 
-def _read_stream(call, response, usage, started, on_token, budget, payload) -> str:
+def _read_stream(call, response, usage, started, on_token, budgets, payload) -> str:
     parts: list[str] = []
     estimated_prompt = max(1, len(payload) // 4)
     deltas = 0
@@ -322,9 +333,9 @@ def _read_stream(call, response, usage, started, on_token, budget, payload) -> s
             deltas += 1
             if on_token is not None:
                 on_token(text)
-            if budget is not None:
+            if budgets:
                 try:
-                    budget.check(usage.prompt_tokens or estimated_prompt, deltas)
+                    _check_budgets(budgets, usage.prompt_tokens or estimated_prompt, deltas)
                 except BudgetExceeded:
                     usage.prompt_tokens = usage.prompt_tokens or estimated_prompt
                     usage.completion_tokens = deltas
@@ -336,12 +347,11 @@ def _read_stream(call, response, usage, started, on_token, budget, payload) -> s
     if usage.prompt_tokens is None:
         usage.prompt_tokens = estimated_prompt
         usage.extra["estimated"] = True
-    if budget is not None:
-        budget.check(usage.prompt_tokens, usage.completion_tokens)
+    _check_budgets(budgets, usage.prompt_tokens, usage.completion_tokens)
     return "".join(parts)
 
 
-def _read_whole(call, response, usage, started, on_token) -> str:
+def _read_whole(call, response, usage, started, on_token, budgets) -> str:
     raw = response.read()
     try:
         answer = json.loads(raw.decode("utf-8", "replace"))
@@ -358,6 +368,8 @@ def _read_whole(call, response, usage, started, on_token) -> str:
     _take_usage(answer, usage)
     if on_token is not None and content:
         on_token(content)
+    if usage.prompt_tokens is not None and usage.completion_tokens is not None:
+        _check_budgets(budgets, usage.prompt_tokens, usage.completion_tokens)
     return content
 
 
