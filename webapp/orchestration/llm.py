@@ -8,7 +8,7 @@ each is a token count and/or a cost in USD.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webapp.engine.handlers.chat import Budget, Usage
@@ -89,6 +89,11 @@ def graph_usage(project_id: str, graph_id: str) -> dict[str, Any]:
     return usage_rows.usage_of_graph(context.db(), project_id, graph_id)
 
 
+def project_usage(project_id: str) -> dict[str, Any]:
+    """Every run of a project, summed."""
+    return usage_rows.usage_of_project(context.db(), project_id)
+
+
 def usage_totals() -> list[dict[str, Any]]:
     """Totals per project and model (the /metrics counters)."""
     return usage_rows.usage_by_model(context.db())
@@ -163,3 +168,10 @@ def budgets_for(project_id: str, task_id: str, model: str | None) -> list[Budget
             )
         )  # fmt: skip
     return budgets
+
+
+def with_usage(meta: Any) -> Any:
+    """``meta`` (a TaskMeta) with its current run's usage, for prompt and agent tasks."""
+    if meta.type not in ("prompt", "agent"):
+        return meta
+    return replace(meta, usage=run_usage(meta.run_id))

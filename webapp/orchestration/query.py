@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from webapp.engine.task import TaskType
-from webapp.orchestration import context, liveness
+from webapp.orchestration import context, liveness, llm
 from webapp.orchestration.errors import (
     InvalidSlashForm,
     InvalidTaskRequest,
@@ -63,6 +63,8 @@ class TaskMeta:
     """The capped tail of the current run's output (detail reads only; "" in lists)."""
     status_reason: str | None = None
     """Why ``status`` is ``unknown`` (single-task reads check "running" against live state)."""
+    usage: Any = None
+    """The current run's model usage (``llm.RunUsage``: prompt runs, single-task reads)."""
 
     @property
     def duration(self) -> float | None:
@@ -213,7 +215,8 @@ def _record(project_id: str, task_id: str, *, with_output: bool = False) -> dict
 def get_task_meta(project_id: str, task_id: str) -> TaskMeta:
     """One task by its full ID, with its output tail and its status checked against live
     state (seed 000: ``unknown`` when nothing vouches for a running run); TaskNotFound."""
-    return liveness.hydrate(task_meta_from_row(_record(project_id, task_id, with_output=True)))
+    meta = task_meta_from_row(_record(project_id, task_id, with_output=True))
+    return llm.with_usage(liveness.hydrate(meta))
 
 
 task_status = get_task_meta

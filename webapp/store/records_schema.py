@@ -261,3 +261,10 @@ def m13_llm_usage(db: Database) -> None:
         not_null={"project_id", "task_id"},
         if_not_exists=True,
     )  # fmt: skip
+    # A workflow member's key in its definition: ``{{ upstream.<key>.output }}`` names it.
+    db["graph_member_keys"].create(
+        {"run_id": str, "graph_id": str, "key": str},
+        pk="run_id",
+        not_null={"graph_id", "key"},
+        if_not_exists=True,
+    )

@@ -32,9 +32,10 @@ from webapp.engine.handlers import (
     make_default_prompt_handler,
     make_powershell_handler,
 )
-from webapp.orchestration import artifacts, llm, recovery, workspace
+from webapp.orchestration import artifacts, llm, recovery, upstream, workspace
 from webapp.orchestration.context import bind_forever
 from webapp.orchestration.logs import LogWriter
+from webapp.store import member_keys
 
 log = logging.getLogger("webapp.worker")
 
@@ -88,7 +89,7 @@ class RunExecution:
                 return streaming(context)  # tokens reach the log as they arrive
             return answered(context)
 
-        self.executor.register(TaskType.PROMPT, run_prompt)
+        self.executor.register(TaskType.PROMPT, self._with_upstream(run_prompt))
         default_agent = self._logged(make_default_agent_handler())
 
         def run_agent(context: TaskContext) -> Any:
@@ -97,7 +98,19 @@ class RunExecution:
                 return make_cli_agent_handler(command, **options)(context)
             return default_agent(context)
 
-        self.executor.register(TaskType.AGENT, run_agent)
+        self.executor.register(TaskType.AGENT, self._with_upstream(run_agent))
+
+    def _with_upstream(self, handler: Any) -> Any:
+        """A workflow member's ``{{ upstream.<key>.output }}`` filled in before it runs."""
+
+        def run(context: TaskContext) -> Any:
+            if not context.upstream or not upstream.uses_upstream(context.payload):
+                return handler(context)
+            keys = member_keys.keys_of(self.store.db, context.upstream)
+            tasks = {keys[rid]: task for rid, task in context.upstream.items() if rid in keys}
+            return handler(_Rendered(context, upstream.render(context.payload, tasks)))
+
+        return run
 
     def _logged(self, handler: Any) -> Any:
         """Wrap a non-process handler so its answer also lands in the run's log."""
@@ -125,6 +138,7 @@ class RunExecution:
         run = self._find(context.id)
         if run is None:
             return
+        bind_forever(self.settings)  # graph members run on the engine's own pool threads
         try:
             run.usage = llm.record_run_usage(
                 run.project_id, run.task_id, run.run_no, context.id, usage
@@ -137,6 +151,7 @@ class RunExecution:
         if run is None:
             return []
         model = os.environ.get("WEBAPP_LLM_MODEL", "").strip() or None
+        bind_forever(self.settings)
         return llm.budgets_for(run.project_id, run.task_id, model)
 
     def _find(self, run_id: str) -> RunningTask | None:
@@ -297,6 +312,17 @@ class RunExecution:
             self.store.tasks.save(task)
         except Exception:
             log.exception("worker %s: could not record the failure of %s", self.id, task.id)
+
+
+class _Rendered:
+    """A handler's context whose payload has its upstream context filled in."""
+
+    def __init__(self, context: TaskContext, payload: str) -> None:
+        self._context = context
+        self.payload = payload
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 def _footer(result: TaskResult, usage: Any = None) -> str:

@@ -1,0 +1,122 @@
+"""Prompt tasks in the dashboard: a workflow whose bash output feeds a prompt through
+``upstream``, usage on the task page, in the API, summed per workflow and in /metrics, and
+the budget/price endpoints. The model is a real chat-completions server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp import orchestration
+from webapp.orchestration import llm
+
+FEED = {
+    "title": "release notes",
+    "tasks": [
+        {"key": "build", "payload": "echo version 1.2.3"},
+        {
+            "key": "notes",
+            "type": "prompt",
+            "payload": "Write notes for {{ upstream.build.output | trim }} "
+            "(build {{ upstream.build.status }}{{ upstream.build.error }})",
+            "after": ["build"],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def provider(llm_server, monkeypatch):
+    monkeypatch.setenv("WEBAPP_LLM_URL", llm_server.url)
+    monkeypatch.setenv("WEBAPP_LLM_MODEL", "tiny")
+    return llm_server
+
+
+def _run_graph(worker, wait_for, graph):
+    return wait_for(
+        lambda: (g := orchestration.graph_get("demo", graph.graph_id)).is_terminal and g,
+        step=worker.run_once,
+    )
+
+
+def test_bash_output_feeds_a_prompt_through_upstream(project, provider, worker, wait_for,
+                                                      admin_client, api_headers):  # fmt: skip
+    llm.set_limits("demo", prices={"tiny": {"prompt": 1.0, "completion": 3.0}})
+    graph = _run_graph(worker, wait_for, orchestration.graph_new("demo", FEED))
+    assert graph.status == "completed", [(m.name, m.status, m.error) for m in graph.members]
+    [asked] = provider.requests
+    assert asked["messages"][0]["content"] == "Write notes for version 1.2.3 (build completed)"
+    notes = next(m for m in graph.members if m.type == "prompt")
+    notes = orchestration.get_task_meta("demo", notes.task_id)
+    assert notes.result_output_tail == "echo: Write notes for version 1.2.3 (build completed)"
+
+    # The task page shows the run's usage, the API has it, the workflow sums it.
+    page = admin_client.get(f"/projects/demo/tasks/{notes.task_id}").get_data(as_text=True)
+    assert 'data-usage="prompt">7<' in page and 'data-usage="completion">4<' in page
+    assert "$0.000019" in page  # (7 * 1 + 4 * 3) / 1e6
+    headers = api_headers("viewer")
+    task = admin_client.get(f"/api/v1/projects/demo/tasks/{notes.task_id}", headers=headers).json
+    assert task["usage"]["model"] == "tiny" and task["usage"]["prompt_tokens"] == 7
+    assert task["usage"]["cost"] == pytest.approx(19e-6)
+    built = admin_client.get(f"/api/v1/projects/demo/graphs/{graph.graph_id}", headers=headers)
+    assert built.json["usage"]["runs"] == 1 and built.json["usage"]["completion_tokens"] == 4
+    shown = admin_client.get(f"/projects/demo/graphs/{graph.graph_id}").get_data(as_text=True)
+    assert 'data-usage="tokens">11<' in shown
+
+    metrics = admin_client.get("/metrics").get_data(as_text=True)
+    assert 'webapp_llm_tokens_total{project="demo",model="tiny",kind="completion"} 4' in metrics
+    assert 'webapp_llm_cost_usd_total{project="demo",model="tiny"} 0.000019' in metrics
+    assert 'webapp_llm_runs_total{project="demo",model="tiny"} 1' in metrics
+
+
+def test_a_reference_to_a_task_that_is_not_upstream_is_refused(project, admin_client,
+                                                                api_headers):  # fmt: skip
+    bad = {"tasks": [
+        {"key": "build", "payload": "true"},
+        {"key": "lint", "payload": "true"},
+        {"key": "notes", "type": "prompt", "payload": "{{ upstream.lint.output }}",
+         "after": ["build"]},
+    ]}  # fmt: skip
+    response = admin_client.post("/api/v1/projects/demo/graphs", json=bad,
+                                 headers=api_headers("operator"))  # fmt: skip
+    assert response.status_code == 400
+    assert "{{ upstream.lint }} is not a direct upstream task" in response.json["detail"]
+    broken = {"tasks": [{"key": "a", "payload": "true"},
+                        {"key": "b", "type": "agent", "payload": "{{ upstream.a.output",
+                         "after": ["a"]}]}  # fmt: skip
+    response = admin_client.post("/api/v1/projects/demo/graphs", json=broken,
+                                 headers=api_headers("operator"))  # fmt: skip
+    assert response.status_code == 400 and "not a valid template" in response.json["detail"]
+
+
+def test_the_sandbox_refuses_attribute_tricks(project, provider, worker, wait_for):
+    sneaky = {"tasks": [
+        {"key": "a", "payload": "echo hi"},
+        {"key": "b", "type": "prompt", "after": ["a"],
+         "payload": "{{ upstream.a.output.__class__.__mro__ }}"},
+    ]}  # fmt: skip
+    graph = _run_graph(worker, wait_for, orchestration.graph_new("demo", sneaky))
+    member = next(m for m in graph.members if m.type == "prompt")
+    assert member.status == "failed" and "cannot fill in the upstream context" in member.error
+    assert provider.requests == []
+
+
+def test_budget_and_price_endpoints(project, admin_client, api_headers):
+    url = "/api/v1/projects/demo/llm-limits"
+    admin = api_headers("admin")
+    empty = admin_client.get(url, headers=admin).json
+    assert empty["budget_tokens"] is None and empty["usage"]["runs"] == 0
+    changed = admin_client.patch(url, headers=admin, json={
+        "budget_tokens": 5000, "prices": {"tiny": {"prompt": 0.5, "completion": 1.5}},
+    })  # fmt: skip
+    assert changed.status_code == 200, changed.json
+    assert changed.json["budget_tokens"] == 5000
+    assert changed.json["prices"] == {"tiny": {"prompt": 0.5, "completion": 1.5}}
+    bad = admin_client.patch(url, headers=admin, json={"budget_cost": 0})
+    assert bad.status_code == 400 and "budget_cost" in bad.json["detail"]
+    task = orchestration.task_new("demo", type="prompt", payload="hi")
+    task_url = f"/api/v1/projects/demo/tasks/{task.task_id}/llm-limits"
+    set_task = admin_client.patch(task_url, headers=api_headers("operator"),
+                                  json={"budget_cost": 0.25})  # fmt: skip
+    assert set_task.status_code == 200 and set_task.json["budget_cost"] == 0.25
+    viewer = admin_client.patch(task_url, headers=api_headers("viewer"), json={})
+    assert viewer.status_code == 403
