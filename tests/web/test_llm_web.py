@@ -120,3 +120,29 @@ def test_budget_and_price_endpoints(project, admin_client, api_headers):
     assert set_task.status_code == 200 and set_task.json["budget_cost"] == 0.25
     viewer = admin_client.patch(task_url, headers=api_headers("viewer"), json={})
     assert viewer.status_code == 403
+
+
+def test_the_list_shows_sortable_usage_columns_only_with_prompt_tasks(project, provider, worker,
+                                                                    wait_for, admin_client):  # fmt: skip
+    orchestration.task_new("demo", payload="true")
+    page = admin_client.get("/projects/demo").get_data(as_text=True)
+    assert 'data-sort="tokens"' not in page  # no prompt task: no usage columns
+    llm.set_limits("demo", prices={"tiny": {"prompt": 0.0, "completion": 1000.0}})
+    ids = []
+    for tokens in (["a"], ["a", "b", "c"], ["a", "b"]):
+        provider.tokens, provider.usage = tokens, None  # usage counted from the stream
+        task = orchestration.task_new("demo", type="prompt", payload="x")
+        wait_for(lambda t=task: orchestration.get_task_meta("demo", t.task_id).is_terminal,
+                 step=worker.run_once)  # fmt: skip
+        ids.append(task.task_id)
+    page = admin_client.get("/projects/demo").get_data(as_text=True)
+    assert 'data-sort="tokens"' in page and 'data-sort="cost"' in page
+    most = admin_client.get("/projects/demo?usage_sort=tokens").get_data(as_text=True)
+    order = [most.index(f'id="task-{i}"') for i in (ids[1], ids[2], ids[0])]
+    assert order == sorted(order)  # 4, 3, 2 tokens (1 estimated prompt token each)
+    assert 'data-usage="cost">$0.0030<' in most
+    least = admin_client.get("/projects/demo?usage_sort=-cost").get_data(as_text=True)
+    order = [least.index(f'id="task-{i}"') for i in (ids[0], ids[2], ids[1])]
+    assert order == sorted(order)
+    assert "usage_sort=-cost" in most or "usage_sort=-tokens" in most  # the head toggles
+    assert admin_client.get("/projects/demo?usage_sort=bogus").status_code == 400

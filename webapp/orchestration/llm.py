@@ -175,3 +175,27 @@ def with_usage(meta: Any) -> Any:
     if meta.type not in ("prompt", "agent"):
         return meta
     return replace(meta, usage=run_usage(meta.run_id))
+
+
+USAGE_SORTS = ("tokens", "-tokens", "cost", "-cost")
+"""List orders by usage: most first; a leading "-" for least first."""
+
+
+def task_list_by_usage(project_id: str, sort: str, *, status=None, type=None, search=None,
+                       limit: int = 50, offset: int = 0):  # fmt: skip
+    """``task_list`` (same filters and total) ordered by the current run's tokens or cost."""
+    from webapp.orchestration.query import _statuses, get_task_meta, task_list
+
+    if sort not in USAGE_SORTS:
+        raise InvalidTaskRequest(
+            f"Unknown sort {sort!r}; expected one of: {', '.join(USAGE_SORTS)}"
+        )
+    page = task_list(project_id, status=status, type=type, search=search, limit=limit,
+                     offset=offset)  # fmt: skip
+    if search:
+        return page  # a text search keeps its own (relevance-free, newest-first) page
+    ids = usage_rows.task_ids_by_usage(
+        context.db(), project_id, sort.lstrip("-"), descending=not sort.startswith("-"),
+        statuses=_statuses(status), type=type or None, limit=limit, offset=offset,
+    )  # fmt: skip
+    return replace(page, items=[get_task_meta(project_id, task_id) for task_id in ids])

@@ -126,3 +126,39 @@ def set_limits(db: Database, project_id: str, task_id: str, changes: dict[str, A
 def usage_of_project(db: Database, project_id: str) -> dict[str, Any]:
     sql = _SUM_SELECT + "WHERE u.project_id = ?"
     return _sums(db.execute(sql, [project_id]).fetchone())
+
+
+USAGE_ORDER = {
+    "tokens": "(u.prompt_tokens + u.completion_tokens)",
+    "cost": "u.cost",
+}
+
+
+def task_ids_by_usage(
+    db: Database,
+    project_id: str,
+    key: str,
+    *,
+    descending: bool = True,
+    statuses: tuple[str, ...] = (),
+    type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[str]:
+    """A page of a project's task IDs ordered by their current run's tokens or cost
+    (tasks without usage last), newest first among equals."""
+    where, args = ["t.project_id = ?"], [project_id]
+    if statuses:
+        where.append(f"t.status IN ({', '.join('?' for _ in statuses)})")
+        args.extend(statuses)
+    if type:
+        where.append("t.type = ?")
+        args.append(type)
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        "SELECT t.task_id FROM task_records t LEFT JOIN run_usage u ON u.run_id = t.run_id "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY {USAGE_ORDER[key]} IS NULL, {USAGE_ORDER[key]} {direction}, "
+        "t.created_at DESC, t.task_id DESC LIMIT ? OFFSET ?"
+    )
+    return [row[0] for row in db.execute(sql, [*args, limit, offset]).fetchall()]

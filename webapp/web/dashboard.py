@@ -15,6 +15,7 @@ from webapp.web import (
     tasks,
     tasks_actions,
     tasks_live,
+    usage_columns,
 )
 from webapp.web.logview import RenderedCache, ansi_to_html
 
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     app.extensions[tasks_live.CACHE_KEY] = RenderedCache()
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
+    app.add_template_global(usage_columns.headers, "usage_headers")
     app.add_template_global(links.task_links, "task_links")
     for blueprint in (
         projects.bp,
