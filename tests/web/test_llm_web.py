@@ -4,6 +4,8 @@ the budget/price endpoints. The model is a real chat-completions server on 127.0
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from webapp import orchestration
@@ -122,8 +124,9 @@ def test_budget_and_price_endpoints(project, admin_client, api_headers):
     assert viewer.status_code == 403
 
 
-def test_the_list_shows_sortable_usage_columns_only_with_prompt_tasks(project, provider, worker,
-                                                                    wait_for, admin_client):  # fmt: skip
+def test_the_list_shows_sortable_usage_columns_only_with_prompt_tasks(
+    project, provider, worker, wait_for, admin_client
+):
     orchestration.task_new("demo", payload="true")
     page = admin_client.get("/projects/demo").get_data(as_text=True)
     assert 'data-sort="tokens"' not in page  # no prompt task: no usage columns
@@ -146,3 +149,74 @@ def test_the_list_shows_sortable_usage_columns_only_with_prompt_tasks(project, p
     assert order == sorted(order)
     assert "usage_sort=-cost" in most or "usage_sort=-tokens" in most  # the head toggles
     assert admin_client.get("/projects/demo?usage_sort=bogus").status_code == 400
+
+
+def _git(cwd, *args) -> str:
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    done = subprocess.run(["git", *identity, *args], cwd=cwd, check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A bare repository with one commit (app.py) for projects to clone."""
+    bare, seed = tmp_path / "origin.git", tmp_path / "seed"
+    _git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(bare))
+    _git(tmp_path, "clone", "--quiet", str(bare), str(seed))
+    _git(seed, "checkout", "--quiet", "-b", "main")
+    (seed / "app.py").write_text("print('v1')\n")
+    _git(seed, "add", "app.py")
+    _git(seed, "commit", "--quiet", "-m", "first")
+    _git(seed, "push", "--quiet", "origin", "main")
+    return bare
+
+
+def test_an_agent_edits_its_workspace_and_the_page_shows_the_diff(bound, repo, tmp_path, worker,
+                                                                  wait_for, admin_client,
+                                                                  monkeypatch):  # fmt: skip
+    agent = tmp_path / "bin" / "test-agent"
+    agent.parent.mkdir()
+    agent.write_text(
+        "#!/bin/sh\n"
+        'echo "agent working in $(pwd) on: $1"\n'
+        'sed -i "s/v1/v2/" app.py\n'
+        "echo '<script>x</script>' >> app.py\n"
+    )
+    agent.chmod(0o755)
+    monkeypatch.setenv("WEBAPP_AGENT_COMMAND", f"{agent} {{payload}}")
+    orchestration.project_create("repo", git_repo=str(repo))
+    task = orchestration.task_new("repo", type="agent", payload="bump the version")
+    done = wait_for(lambda: (t := orchestration.get_task_meta("repo", task.task_id)).is_terminal
+                    and t, step=worker.run_once)  # fmt: skip
+    assert done.status == "completed", done.error
+    workspace = orchestration.settings_of(admin_client.application).tasks_root
+    log = orchestration.read_task_log("repo", task.task_id).text
+    assert f"agent working in {workspace / 'repo' / task.task_id / 'workspace'}" in log
+    assert "on: bump the version" in log
+    page = admin_client.get(f"/projects/repo/tasks/{task.task_id}").get_data(as_text=True)
+    assert '<span class="diff-del">-print(&#39;v1&#39;)</span>' in page
+    assert '<span class="diff-add">+print(&#39;v2&#39;)</span>' in page
+    assert '<span class="diff-add">+&lt;script&gt;x&lt;/script&gt;</span>' in page  # escaped
+    patch = admin_client.get(f"/projects/repo/tasks/{task.task_id}/diff")
+    assert patch.status_code == 200 and patch.mimetype == "text/x-diff"
+    assert "attachment" in patch.headers["Content-Disposition"]
+    assert "+print('v2')" in patch.get_data(as_text=True)
+
+
+def test_an_agent_preset_whose_program_is_missing_fails_at_once(
+    project, worker, wait_for, monkeypatch, admin_client
+):
+    monkeypatch.setenv("WEBAPP_AGENT_COMMAND", "claude")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no claude here
+    task = orchestration.task_new("demo", type="agent", payload="do it")
+    done = wait_for(lambda: (t := orchestration.get_task_meta("demo", task.task_id)).is_terminal
+                    and t, step=worker.run_once)  # fmt: skip
+    assert done.status == "failed"
+    assert "AGENT tasks need `claude` on PATH" in done.error
+    log = wait_for(
+        lambda: "[webapp]" in (t := orchestration.read_task_log("demo", task.task_id).text) and t
+    )  # the last line follows the status
+    assert "exited" not in log and "[webapp] failed after" in log
+    page = admin_client.get(f"/projects/demo/tasks/{task.task_id}").get_data(as_text=True)
+    assert "Changes in the workspace" not in page  # not a git workspace: no diff section

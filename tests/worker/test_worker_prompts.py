@@ -30,6 +30,7 @@ def test_tokens_reach_the_log_file_before_the_response_ends(project, provider, m
     assert status(task) == "running"
     provider.hold.set()
     until(lambda: status(task) == "completed")
+    until(lambda: "[webapp]" in orch.read_task_log("demo", task.task_id).text)  # last line
     log = orch.read_task_log("demo", task.task_id)
     assert log.text.startswith("first-token second third\n")
     last = log.segments[-1]
@@ -67,6 +68,7 @@ def test_a_project_budget_stops_a_stream_midway(project, provider, make_worker, 
     until(lambda: status(task) == "failed")
     meta = orch.get_task_meta("demo", task.task_id)
     assert meta.error.startswith("stopped: the project budget of 20 tokens was exceeded")
+    until(lambda: "[webapp]" in orch.read_task_log("demo", task.task_id).text)  # last line
     text = orch.read_task_log("demo", task.task_id).text
     assert "w1 " in text and "w199" not in text  # stopped part-way
     assert "[webapp] failed after" in text and "exited" not in text

@@ -12,6 +12,7 @@ from webapp.web import (
     links,
     projects,
     rows,
+    task_diff,
     tasks,
     tasks_actions,
     tasks_live,
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
         tasks_actions.bp,
         tasks_live.bp,
         tasks_live.ansi_bp,
+        task_diff.bp,
         archive.bp,
         graphs.bp,
     ):
