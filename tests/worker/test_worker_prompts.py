@@ -100,3 +100,15 @@ def test_limits_are_checked(project):
         llm.set_limits("demo", budget_cost=-1)
     with pytest.raises(orch.InvalidTaskRequest, match=r"llm_prices\['m'\].prompt must be"):
         llm.set_limits("demo", prices={"m": {"prompt": "cheap"}})
+
+
+def test_stop_ends_a_streaming_prompt_at_once(project, provider, make_worker, until, status):
+    provider.tokens = ["partial", " never"]
+    provider.hold.clear()  # the answer stalls after its first token
+    task = orch.task_new("demo", type="prompt", payload="long answer")
+    make_worker(start=True)
+    until(lambda: "partial" in orch.read_task_log("demo", task.task_id).text)
+    orch.task_stop("demo", task.task_id, actor="alice")
+    until(lambda: status(task) == "cancelled")  # while the server still holds the stream
+    assert not provider.hold.is_set()
+    until(lambda: "[webapp] stopped after" in orch.read_task_log("demo", task.task_id).text)

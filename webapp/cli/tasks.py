@@ -159,6 +159,8 @@ def task_status(words, data_dir):
     click.echo(
         f"  type={meta.type} run={meta.run_no} exit={meta.exit_code} payload={meta.payload!r}"
     )
+    if meta.status_reason:
+        click.echo(f"  why {meta.status}: {meta.status_reason}")
     if meta.error:
         click.echo(f"  error: {meta.error}")
     for step in history:

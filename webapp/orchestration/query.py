@@ -79,7 +79,7 @@ class TaskMeta:
 
     @property
     def can_stop(self) -> bool:
-        return self.status in ("queued", "running") and self.graph_id is None
+        return self.status in ("queued", "running", "unknown") and self.graph_id is None
 
     @property
     def can_retry(self) -> bool:
