@@ -220,3 +220,27 @@ def test_an_agent_preset_whose_program_is_missing_fails_at_once(
     assert "exited" not in log and "[webapp] failed after" in log
     page = admin_client.get(f"/projects/demo/tasks/{task.task_id}").get_data(as_text=True)
     assert "Changes in the workspace" not in page  # not a git workspace: no diff section
+
+
+def test_the_models_tab_shows_usage_and_lets_admins_set_budget_and_prices(
+    project, admin_client, operator_client
+):
+    page = admin_client.get("/projects/demo/models")
+    assert page.status_code == 200 and 'data-usage="runs">0<' in page.get_data(as_text=True)
+    saved = admin_client.post("/projects/demo/models", data={
+        "budget_tokens": "1000", "budget_cost": "2.5",
+        "prices": '{"tiny": {"prompt": 1, "completion": 2}}',
+    })  # fmt: skip
+    assert saved.status_code == 303
+    assert llm.get_limits("demo") == {
+        "budget_tokens": 1000, "budget_cost": 2.5,
+        "prices": {"tiny": {"prompt": 1.0, "completion": 2.0}},
+    }  # fmt: skip
+    shown = admin_client.get("/projects/demo/models").get_data(as_text=True)
+    assert "1000 tokens and $2.5" in shown
+    bad = admin_client.post("/projects/demo/models", data={"prices": "{nope"})
+    assert bad.status_code == 422 and "Not JSON" in bad.get_data(as_text=True)
+    wrong = admin_client.post("/projects/demo/models", data={"prices": '{"m": {"x": 1}}'})
+    assert wrong.status_code == 422 and "llm_prices[&#39;m&#39;]" in wrong.get_data(as_text=True)
+    assert operator_client.post("/projects/demo/models", data={}).status_code == 403
+    assert llm.get_limits("demo")["budget_tokens"] == 1000  # the refused posts changed nothing

@@ -10,6 +10,7 @@ from webapp.web import (
     display,
     graphs,
     links,
+    models,
     projects,
     rows,
     task_diff,
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
         tasks_live.bp,
         tasks_live.ansi_bp,
         task_diff.bp,
+        models.bp,
         archive.bp,
         graphs.bp,
     ):
