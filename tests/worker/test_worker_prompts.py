@@ -112,3 +112,18 @@ def test_stop_ends_a_streaming_prompt_at_once(project, provider, make_worker, un
     until(lambda: status(task) == "cancelled")  # while the server still holds the stream
     assert not provider.hold.is_set()
     until(lambda: "[webapp] stopped after" in orch.read_task_log("demo", task.task_id).text)
+
+
+def test_a_dated_model_name_in_the_answer_is_priced_by_the_name_asked(
+    project, provider, make_worker, until, status
+):
+    llm.set_limits("demo", prices={"tiny": {"prompt": 1000.0, "completion": 0.0}})
+    provider.replies.append((200, {
+        "model": "tiny-2026-01-01", "choices": [{"message": {"content": "ok"}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+    }, {}))  # fmt: skip
+    task = orch.task_new("demo", type="prompt", payload="hi")
+    make_worker().run_once()
+    until(lambda: status(task) == "completed")
+    used = llm.run_usage(orch.get_task_meta("demo", task.task_id).run_id)
+    assert used.model == "tiny-2026-01-01" and used.cost == pytest.approx(0.005)

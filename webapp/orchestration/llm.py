@@ -49,7 +49,11 @@ def record_run_usage(
 ) -> RunUsage:
     """Store one run's usage with its cost (at the prices in force now)."""
     global_prices, own = _prices(project_id)
-    prices = price_of(usage.model, global_prices, own)
+    # A provider may answer with a dated model name ("gpt-4o-mini-2024-07-18"): the name
+    # that was asked for prices it when the answered one has no price.
+    prices = price_of(usage.model, global_prices, own) or price_of(
+        usage.extra.get("requested_model"), global_prices, own
+    )
     cost = cost_of(prices, usage.prompt_tokens, usage.completion_tokens)
     row = {
         "run_id": run_id, "project_id": project_id, "task_id": task_id, "run_no": run_no,

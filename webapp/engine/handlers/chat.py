@@ -236,7 +236,7 @@ def chat_completion(
     call = _Call(url, headers, timeout)
     if set_canceller is not None:
         set_canceller(lambda _grace: call.abort("cancelled"))
-    usage = Usage(model=model)
+    usage = Usage(model=model, extra={"requested_model": model})
     body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": payload}]}
     started = time.monotonic()
     try:
