@@ -140,3 +140,8 @@ def test_a_cost_budget_names_its_limit():
 def test_provider_error_carries_retry_after():
     error = ProviderError("x", status=429, retry_after=3.0)
     assert (error.status, error.retry_after) == (429, 3.0)
+
+
+def test_a_url_without_a_host_is_refused_up_front():
+    with pytest.raises(ValueError, match="base_url must be an http.s. URL with a host"):
+        make_http_prompt_handler("http:///v1", model="tiny")

@@ -7,6 +7,7 @@ and the GitHub Copilot SDK. The default handler picks one per call from the envi
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -71,8 +72,12 @@ def make_http_prompt_handler(
     ``budget`` (or a function of the context returning one) stops a stream that passes it.
     ``task.timeout`` overrides ``timeout`` and bounds the whole call.
     """
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    if (
+        not isinstance(base_url, str)
+        or not base_url.startswith(("http://", "https://"))
+        or not urllib.parse.urlsplit(base_url).hostname
+    ):
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     model = check_model(model)
     timeout = check_timeout(timeout)
 
