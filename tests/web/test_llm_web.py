@@ -244,3 +244,21 @@ def test_the_models_tab_shows_usage_and_lets_admins_set_budget_and_prices(
     assert wrong.status_code == 422 and "llm_prices[&#39;m&#39;]" in wrong.get_data(as_text=True)
     assert operator_client.post("/projects/demo/models", data={}).status_code == 403
     assert llm.get_limits("demo")["budget_tokens"] == 1000  # the refused posts changed nothing
+
+
+def test_a_prompt_task_page_sets_its_own_budget(project, admin_client, operator_client,
+                                               viewer_client):  # fmt: skip
+    task = orchestration.task_new("demo", type="prompt", payload="hi")
+    page = operator_client.get(f"/projects/demo/tasks/{task.task_id}").get_data(as_text=True)
+    assert "Set budget" in page and "budget: none" in page
+    url = f"/projects/demo/models/tasks/{task.task_id}"
+    assert operator_client.post(url, data={"budget_tokens": "300"}).status_code == 303
+    assert llm.get_limits("demo", task.task_id)["budget_tokens"] == 300
+    page = viewer_client.get(f"/projects/demo/tasks/{task.task_id}").get_data(as_text=True)
+    assert "budget: 300 tokens" in page and "Set budget" not in page
+    assert viewer_client.post(url, data={"budget_tokens": "1"}).status_code == 403
+    bad = operator_client.post(url, data={"budget_tokens": "0"})
+    assert bad.status_code == 400 and "Token budget" in bad.get_data(as_text=True)
+    shell = orchestration.task_new("demo", payload="true")
+    page = admin_client.get(f"/projects/demo/tasks/{shell.task_id}").get_data(as_text=True)
+    assert "Set budget" not in page  # shell tasks use no model

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from wtforms import DecimalField, Form, IntegerField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
@@ -87,3 +87,38 @@ def update(project_id: str):
         return _page(project_id, form, 422)
     record_audit("project.llm_limits", project_id, "budget_tokens, budget_cost, prices")
     return redirect(url_for("models.show", project_id=project_id), 303)
+
+
+class TaskBudgetForm(Form):
+    budget_tokens = IntegerField(
+        "Token budget", validators=[Optional(), NumberRange(min=1, max=10**12)]
+    )
+    budget_cost = DecimalField(
+        "Cost budget (USD)", places=None, validators=[Optional(), NumberRange(min=0.000001)]
+    )
+
+
+def task_budget(task) -> dict | None:
+    """A prompt or agent task's own budget and what its runs used (for its page)."""
+    if task.type not in ("prompt", "agent"):
+        return None
+    return {
+        "limits": llm.get_limits(task.project_id, task.task_id),
+        "usage": llm.task_usage(task.project_id, task.task_id),
+    }
+
+
+@bp.post("/tasks/<task_id>")
+@require_role("operator")
+def update_task(project_id: str, task_id: str):
+    """Set a task's own budget (over all its runs); back to the task page."""
+    task_id = orchestration.resolve_task_id(project_id, task_id)
+    form = TaskBudgetForm(request.form)
+    if not form.validate():
+        problems = "; ".join(f"{f.label.text}: {e}" for f in form for e in f.errors)
+        abort(400, problems)
+    cost = form.budget_cost.data
+    llm.set_limits(project_id, task_id, budget_tokens=form.budget_tokens.data,
+                   budget_cost=None if cost is None else float(cost))  # fmt: skip
+    record_audit("task.llm_limits", f"{project_id}/{task_id}", "budget_tokens, budget_cost")
+    return redirect(url_for("tasks.show", project_id=project_id, task_id=task_id), 303)
