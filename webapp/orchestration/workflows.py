@@ -25,6 +25,7 @@ from webapp.orchestration.graphs import GraphMeta, _graph_row, graph_get, graph_
 from webapp.orchestration.lifecycle import _insert_run, _transaction
 from webapp.orchestration.projects import project_row
 from webapp.store import graph_records, records
+from webapp.store import member_keys as key_records
 
 MAX_NAME = 200
 RERUN_STATUSES = ("failed", "completed", "cancelled")
@@ -302,6 +303,11 @@ def _rerun(project_id: str, graph: GraphMeta, chosen: list[str], actor: str, how
                     "reason": None, "exit_code": None, "error": None, "queued_at": now,
                     "started_at": None, "finished_at": None, "stop_requested_by": None,
                 })  # fmt: skip
+        # a rerun member's new run keeps its key (prompts name upstream outputs by key)
+        known = key_records.keys_of(db, list(replaced))
+        key_records.remember_keys(db, graph.graph_id, {
+            fresh.id: known[old_id] for old_id, fresh in replaced.items() if old_id in known
+        })  # fmt: skip
         for task in old:
             after = [replaced.get(d.id, d) for d in old.dependencies(task)]
             flags = {"finally_": old.is_finally(task), "required": not old.is_optional(task)}

@@ -21,6 +21,7 @@ from webapp.web import (
     first_start,
     graphs,
     home,
+    models,
     ops,
     project_settings,
     projects,
@@ -28,6 +29,7 @@ from webapp.web import (
     security,
     sessions,
     signin,
+    task_diff,
     tasks,
     tasks_actions,
     tasks_live,
@@ -52,6 +54,8 @@ BLUEPRINTS = (
     graphs.bp,
     workflows.bp,
     workflows.runs_bp,
+    task_diff.bp,
+    models.bp,
     api.bp,
 )
 

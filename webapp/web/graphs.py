@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
-from webapp.orchestration import errors, workflows
+from webapp.orchestration import errors, llm, workflows
 from webapp.web import graph_timeline, graph_view, lookup
 from webapp.web.auditing import record_audit
 from webapp.web.forms import GraphForm, attach_error
@@ -93,6 +93,7 @@ def live_context(project_id: str, graph_id: str) -> dict:
     graph = orchestration.graph_get(project_id, graph_id)
     return {
         "graph": graph,
+        "usage": llm.graph_usage(project_id, graph_id),
         "version": version,
         "member_counts": graph.counts,
         "counts": orchestration.counts_by_status(project_id),
