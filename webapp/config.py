@@ -36,6 +36,13 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LOCK_SECONDS": 900,
     "WTF_CSRF_TIME_LIMIT": None,
     "TRUSTED_PROXIES": 0,
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "webapp@localhost",
+    "SMTP_STARTTLS": False,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -74,6 +81,13 @@ DESCRIPTIONS: dict[str, str] = {
     "session).",
     "TRUSTED_PROXIES": "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
     "headers are trusted (0: none).",
+    "PUBLIC_URL": "The dashboard's address as its users reach it, for links in notifications.",
+    "SMTP_HOST": "SMTP server for e-mail notifications (empty: e-mail channels fail, saying so).",
+    "SMTP_PORT": "Port of the SMTP server.",
+    "SMTP_USER": "User to sign in to the SMTP server as (empty: no sign-in).",
+    "SMTP_PASSWORD": "Password for SMTP_USER (write-only: never shown or logged).",
+    "SMTP_FROM": "Sender address of notification e-mails.",
+    "SMTP_STARTTLS": "Upgrade the SMTP connection with STARTTLS before signing in.",
 }
 
 INSTANCE_CONFIG_FILE = "config.py"
