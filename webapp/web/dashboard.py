@@ -10,8 +10,10 @@ from webapp.web import (
     display,
     graphs,
     links,
+    notifications,
     projects,
     rows,
+    schedules,
     tasks,
     tasks_actions,
     tasks_live,
@@ -31,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
     app.add_template_global(links.task_links, "task_links")
+    schedules.init_app(app)
     for blueprint in (
         projects.bp,
         tasks.bp,
@@ -39,5 +42,6 @@ def init_app(app: Flask) -> None:
         tasks_live.ansi_bp,
         archive.bp,
         graphs.bp,
+        notifications.bp,
     ):
         app.register_blueprint(blueprint)
