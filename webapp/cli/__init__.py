@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import serve, tasks, users
+from webapp.cli import automation, serve, tasks, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +18,5 @@ main.add_command(tasks.project)
 main.add_command(tasks.task)
 main.add_command(tasks.archive)
 main.add_command(tasks.worker)
+main.add_command(automation.schedule)
+main.add_command(automation.notify)
