@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webapp.orchestration import artifacts, context
-from webapp.orchestration.errors import OrchestrationError
+from webapp.orchestration.errors import InvalidField, OrchestrationError
 from webapp.orchestration.projects import project_row
 from webapp.orchestration.schedules import ACTOR_PREFIX, write_transaction
 from webapp.store import automation, records
@@ -38,12 +38,8 @@ MAX_TARGET = 2000
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
-class InvalidChannel(OrchestrationError, ValueError):
-    """A channel field that cannot be used; ``field`` names it for the form."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InvalidChannel(InvalidField):
+    """A notification channel field that cannot be used."""
 
 
 class ChannelNotFound(OrchestrationError, LookupError):

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from webapp.orchestration import context
-from webapp.orchestration.errors import InvalidTaskRequest, OrchestrationError
+from webapp.orchestration.errors import InvalidField, InvalidTaskRequest, OrchestrationError
 from webapp.orchestration.lifecycle import _check_definition
 from webapp.orchestration.projects import project_row
 from webapp.store import automation, records
@@ -45,12 +45,8 @@ CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 ACTOR_PREFIX = "schedule:"
 
 
-class InvalidSchedule(OrchestrationError, ValueError):
-    """A schedule field that cannot be used; ``field`` names it for the form."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InvalidSchedule(InvalidField):
+    """A schedule field that cannot be used."""
 
 
 class ScheduleNotFound(OrchestrationError, LookupError):

@@ -116,20 +116,22 @@ def update(project_id: str, ref: str):
     return redirect(url_for(".show", project_id=project_id, ref=changed.name), 303)
 
 
+def _set_enabled(project_id: str, ref: str, enabled: bool):
+    schedule = schedules.schedule_update(project_id, ref, enabled=enabled)
+    record_audit(f"schedule.{'resume' if enabled else 'pause'}", f"{project_id}/{schedule.name}")
+    return redirect(url_for(".show", project_id=project_id, ref=schedule.name), 303)
+
+
 @bp.post("/<ref>/pause")
 @require_role("operator")
 def pause(project_id: str, ref: str):
-    schedule = schedules.schedule_update(project_id, ref, enabled=False)
-    record_audit("schedule.pause", f"{project_id}/{schedule.name}")
-    return redirect(url_for(".show", project_id=project_id, ref=schedule.name), 303)
+    return _set_enabled(project_id, ref, False)
 
 
 @bp.post("/<ref>/resume")
 @require_role("operator")
 def resume(project_id: str, ref: str):
-    schedule = schedules.schedule_update(project_id, ref, enabled=True)
-    record_audit("schedule.resume", f"{project_id}/{schedule.name}")
-    return redirect(url_for(".show", project_id=project_id, ref=schedule.name), 303)
+    return _set_enabled(project_id, ref, True)
 
 
 @bp.post("/<ref>/delete")
