@@ -112,6 +112,14 @@ def test_web_api_and_cli_offer_exactly_the_engines_task_types():
     assert "Task" in COMPONENTS
 
 
+def test_every_ui_status_has_one_display_and_the_engines_map_to_them():
+    from webapp.orchestration.status import derive_status
+    from webapp.web.display import STATUS_DISPLAY
+
+    assert tuple(STATUS_DISPLAY) == UI_STATUSES
+    assert {derive_status(status) for status in TaskStatus} <= set(UI_STATUSES)
+
+
 def literal_strings(node: ast.AST) -> list[str]:
     return [
         elt.value
