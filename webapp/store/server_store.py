@@ -31,7 +31,7 @@ from webapp.store.records_schema import records_migrations
 from webapp.store.sqlite import SQLiteGraphCollection, SQLiteStore, SQLiteTaskCollection
 from webapp.store.workers import delete_stop_request, get_stop_request
 
-_TERMINAL = frozenset({"done", "failed", "cancelled", "blocked"})
+_TERMINAL = frozenset(status.value for status in TaskStatus if status.is_terminal)
 _HOOK_SELECT = (
     "SELECT r.project_id, r.task_id, r.run_no, r.lost, t.run_id, t.status, t.deleting, "
     "t.stop_requested_by FROM runs r LEFT JOIN task_records t ON t.project_id = r.project_id "
