@@ -25,6 +25,15 @@ GRAPH_TITLE_MAX_CHARS = 200
 #: A pasted workflow definition (JSON text).
 GRAPH_DEFINITION_MAX_CHARS = 2_000_000
 
+# -- schedules and notifications -------------------------------------------------------------
+SCHEDULE_NAME_MAX_CHARS = 60
+#: The shortest and longest interval of an interval schedule, in seconds.
+SCHEDULE_INTERVAL_MIN_SECONDS = 10
+SCHEDULE_INTERVAL_MAX_SECONDS = 366 * 24 * 3600
+CHANNEL_NAME_MAX_CHARS = 60
+#: A webhook URL or a list of e-mail addresses.
+CHANNEL_TARGET_MAX_CHARS = 4000
+
 # -- projects ---------------------------------------------------------------------------------
 PROJECT_ID_MAX_CHARS = 40
 PROJECT_NAME_MAX_CHARS = 100

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from webapp import limits
 from webapp.orchestration import artifacts, context
 from webapp.orchestration.errors import InvalidField, OrchestrationError
 from webapp.orchestration.projects import project_row
@@ -34,7 +35,6 @@ EVENTS = ("failed", "lost", "recovered", "completed")
 DEFAULT_EVENTS = ("failed", "lost", "recovered")
 CURSOR = "notifications"
 LOG_LINES = 20
-MAX_TARGET = 2000
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
@@ -78,8 +78,15 @@ def hide_url(url: str) -> str:
 
 def _check_target(kind: str, target: Any) -> tuple[str, str]:
     """(target, hint) for a channel of ``kind``."""
-    if not isinstance(target, str) or not target.strip() or len(target) > MAX_TARGET:
-        raise InvalidChannel("target", f"Give the {kind} target (at most {MAX_TARGET} characters)")
+    if (
+        not isinstance(target, str)
+        or not target.strip()
+        or len(target) > limits.CHANNEL_TARGET_MAX_CHARS
+    ):
+        raise InvalidChannel(
+            "target",
+            f"Give the {kind} target (at most {limits.CHANNEL_TARGET_MAX_CHARS} characters)",
+        )
     target = target.strip()
     if kind == "email":
         addresses = [a.strip() for a in target.split(",") if a.strip()]
@@ -121,8 +128,14 @@ def channel_create(
 ) -> Channel:
     """Save a channel; its target is write-only from here on."""
     project_row(project_id)
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 60:
-        raise InvalidChannel("name", "Give the channel a name of 1 to 60 characters")
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name.strip()) > limits.CHANNEL_NAME_MAX_CHARS
+    ):
+        raise InvalidChannel(
+            "name", f"Give the channel a name of 1 to {limits.CHANNEL_NAME_MAX_CHARS} characters"
+        )
     if kind not in CHANNEL_KINDS:
         raise InvalidChannel("kind", f"kind must be one of {', '.join(CHANNEL_KINDS)}")
     target, hint = _check_target(kind, target)

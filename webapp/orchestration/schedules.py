@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from webapp import limits
 from webapp.orchestration import context
 from webapp.orchestration.errors import InvalidField, InvalidTaskRequest, OrchestrationError
 from webapp.orchestration.lifecycle import _check_definition
@@ -38,9 +39,8 @@ from webapp.store.db import immediate
 OVERLAP_POLICIES = ("skip", "queue", "parallel")
 MISFIRE_POLICIES = ("once", "skip")
 MISFIRE_GRACE = 60.0
-MIN_INTERVAL = 10.0
-MAX_INTERVAL = 366 * 24 * 3600.0
-MAX_NAME = 60
+MIN_INTERVAL = float(limits.SCHEDULE_INTERVAL_MIN_SECONDS)
+MAX_INTERVAL = float(limits.SCHEDULE_INTERVAL_MAX_SECONDS)
 CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 ACTOR_PREFIX = "schedule:"
 
@@ -197,8 +197,14 @@ def _check_choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
 
 
 def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME:
-        raise InvalidSchedule("name", f"Give the schedule a name of 1 to {MAX_NAME} characters")
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name.strip()) > limits.SCHEDULE_NAME_MAX_CHARS
+    ):
+        raise InvalidSchedule(
+            "name", f"Give the schedule a name of 1 to {limits.SCHEDULE_NAME_MAX_CHARS} characters"
+        )
     name = name.strip()
     if any(ord(char) < 32 for char in name) or "/" in name:
         raise InvalidSchedule("name", "A schedule name has no control characters and no '/'")
@@ -225,13 +231,15 @@ def _definition(fields: dict[str, Any]) -> dict[str, Any]:
         field = next((f for f in ("payload", "timeout", "description") if f in text.lower()), "")
         raise InvalidSchedule(field or "task_type", text) from None
     task_name = fields.get("task_name") or None
+    if isinstance(task_name, str):
+        task_name = task_name.strip()[: limits.TASK_NAME_MAX_CHARS]
     return {
         "name": _check_name(fields.get("name")), "kind": kind, "cron": cron,
         "interval_seconds": every, "timezone": zone.key,
         "enabled": int(bool(fields.get("enabled", True))),
         "overlap": _check_choice("overlap", fields.get("overlap") or "skip", OVERLAP_POLICIES),
         "misfire": _check_choice("misfire", fields.get("misfire") or "once", MISFIRE_POLICIES),
-        "task_name": task_name.strip()[:200] if isinstance(task_name, str) else None,
+        "task_name": task_name if isinstance(task_name, str) else None,
         "task_type": task_type, "payload": fields["payload"],
         "description": fields.get("description") or "", "timeout": fields.get("timeout"),
     }  # fmt: skip

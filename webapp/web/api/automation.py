@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
+from webapp import limits
 from webapp.orchestration import notifications, schedules
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, to_json
@@ -15,7 +16,12 @@ from webapp.web.api.registry import Param
 from webapp.web.api.schemas import COMPONENTS, PROJECT_ID, TASK_TYPES, list_of, obj, ref
 from webapp.web.auditing import record_audit
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[^/\\x00-\\x1f]+$"}
+NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": limits.SCHEDULE_NAME_MAX_CHARS,
+    "pattern": "^[^/\\x00-\\x1f]+$",
+}
 TIMESTAMP = {"type": ["number", "null"]}
 SCHEDULE_FIELDS = {
     "name": NAME,
@@ -26,11 +32,12 @@ SCHEDULE_FIELDS = {
     "enabled": {"type": "boolean"},
     "overlap": {"enum": list(schedules.OVERLAP_POLICIES)},
     "misfire": {"enum": list(schedules.MISFIRE_POLICIES)},
-    "task_name": {"type": ["string", "null"], "maxLength": 200},
+    "task_name": {"type": ["string", "null"], "maxLength": limits.TASK_NAME_MAX_CHARS},
     "task_type": {"enum": TASK_TYPES},
-    "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
-    "description": {"type": "string", "maxLength": 10000},
-    "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
+    "payload": {"type": "string", "minLength": 1, "maxLength": limits.PAYLOAD_MAX_CHARS},
+    "description": {"type": "string", "maxLength": limits.DESCRIPTION_MAX_CHARS},
+    "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                "maximum": limits.TIMEOUT_MAX_SECONDS},
 }  # fmt: skip
 CHANNEL_CREATE = {
     "type": "object",
@@ -38,7 +45,7 @@ CHANNEL_CREATE = {
     "properties": {
         "name": NAME,
         "kind": {"enum": list(notifications.CHANNEL_KINDS)},
-        "target": {"type": "string", "minLength": 1, "maxLength": notifications.MAX_TARGET},
+        "target": {"type": "string", "minLength": 1, "maxLength": limits.CHANNEL_TARGET_MAX_CHARS},
         "events": {"type": "array", "minItems": 1, "items": {"enum": list(notifications.EVENTS)}},
     },
     "additionalProperties": False,
@@ -114,18 +121,18 @@ def schedule_json(schedule: schedules.Schedule) -> dict:
 def _schedule_fields(body: Body) -> dict:
     """The schedule fields present in the body, type-checked (orchestration checks values)."""
     readers = {
-        "name": lambda: body.text("name", max_length=60),
+        "name": lambda: body.text("name", max_length=limits.SCHEDULE_NAME_MAX_CHARS),
         "cron": lambda: body.text("cron", max_length=200),
         "every": lambda: body.number("every", minimum=schedules.MIN_INTERVAL,
                                      maximum=schedules.MAX_INTERVAL),
         "timezone": lambda: body.text("timezone", max_length=64),
         "overlap": lambda: body.text("overlap", max_length=20),
         "misfire": lambda: body.text("misfire", max_length=20),
-        "task_name": lambda: body.text("task_name", max_length=200),
+        "task_name": lambda: body.text("task_name", max_length=limits.TASK_NAME_MAX_CHARS),
         "task_type": lambda: body.text("task_type", max_length=20),
-        "payload": lambda: body.text("payload", max_length=100_000),
-        "description": lambda: body.text("description", max_length=10_000),
-        "timeout": lambda: body.number("timeout", maximum=604800),
+        "payload": lambda: body.text("payload", max_length=limits.PAYLOAD_MAX_CHARS),
+        "description": lambda: body.text("description", max_length=limits.DESCRIPTION_MAX_CHARS),
+        "timeout": lambda: body.number("timeout", maximum=limits.TIMEOUT_MAX_SECONDS),
     }  # fmt: skip
     fields = {name: read() for name, read in readers.items() if body.has(name)}
     if body.has("enabled"):
@@ -230,9 +237,10 @@ def create_channel(project: str):
     body = Body(tuple(CHANNEL_CREATE["properties"]))
     events = body.strings("events", max_items=4, max_length=20)
     channel = notifications.channel_create(
-        project, name=body.text("name", required=True, max_length=60) or "",
+        project,
+        name=body.text("name", required=True, max_length=limits.CHANNEL_NAME_MAX_CHARS) or "",
         kind=body.text("kind", required=True, max_length=20) or "",
-        target=body.text("target", required=True, max_length=notifications.MAX_TARGET) or "",
+        target=body.text("target", required=True, max_length=limits.CHANNEL_TARGET_MAX_CHARS) or "",
         events=events if events is not None else notifications.DEFAULT_EVENTS,
         actor=current_user.username,
     )  # fmt: skip
