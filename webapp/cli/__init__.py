@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import project_admin, serve, tasks, users, workflows
+from webapp.cli import automation, project_admin, serve, tasks, users, workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,4 +20,6 @@ tasks.project.add_command(project_admin.project_delete)
 main.add_command(tasks.task)
 main.add_command(tasks.archive)
 main.add_command(tasks.worker)
+main.add_command(automation.schedule)
+main.add_command(automation.notify)
 main.add_command(workflows.workflow)

@@ -22,10 +22,12 @@ from webapp.web import (
     graphs,
     home,
     models,
+    notifications,
     ops,
     project_settings,
     projects,
     rename_preview,
+    schedules,
     security,
     sessions,
     signin,
@@ -56,6 +58,8 @@ BLUEPRINTS = (
     workflows.runs_bp,
     task_diff.bp,
     models.bp,
+    schedules.bp,
+    notifications.bp,
     api.bp,
 )
 
