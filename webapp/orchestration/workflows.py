@@ -19,6 +19,7 @@ from typing import Any
 
 from webapp.engine.graph import TaskGraph
 from webapp.engine.task import Task, TaskType
+from webapp.limits import GRAPH_TITLE_MAX_CHARS
 from webapp.orchestration import context
 from webapp.orchestration.errors import InvalidTaskRequest, TaskNotFound, TaskStateConflict
 from webapp.orchestration.graphs import GraphMeta, _graph_row, graph_get, graph_new
@@ -27,7 +28,7 @@ from webapp.orchestration.projects import project_row
 from webapp.store import graph_records, records
 from webapp.store import member_keys as key_records
 
-MAX_NAME = 200
+MAX_NAME = GRAPH_TITLE_MAX_CHARS
 RERUN_STATUSES = ("failed", "completed", "cancelled")
 
 

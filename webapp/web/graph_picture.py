@@ -26,9 +26,10 @@ NODE_W, NODE_H = 184, 50
 GAP_X, GAP_Y = 28, 54
 MARGIN = 12
 NAME_CHARS = 22
-# Which status a group node wears: the first one any of its members has, in this order.
-GROUP_STATUS_ORDER = ("running", "failed", "lost", "queued", "blocked", "cancelled", "deleting",
-                      "completed")  # fmt: skip
+# Which status a group node wears: the first one any of its members has; what is happening
+# or went wrong comes first, then the UI's own order.
+_FIRST = ("running", "failed", "lost")
+GROUP_STATUS_ORDER = _FIRST + tuple(s for s in UI_STATUSES if s not in _FIRST)
 
 
 @dataclass(frozen=True)
