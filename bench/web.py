@@ -40,6 +40,9 @@ from webapp.store import records
 from webapp.store.db import immediate, open_database
 from webapp.worker import Worker
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import web_graphs  # noqa: E402  (bench/ is not a package)
+
 PROJECT = "bench"
 USER, PASSWORD = "bench", "bench-password-1"
 TYPES = ("bash", "bash", "bash", "powershell", "prompt", "agent")
@@ -264,6 +267,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--no-fanout", action="store_true", help="skip the fan-out timing")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="webapp-bench-web-"))
     process = None
@@ -272,6 +276,7 @@ def main() -> int:
         app = create_app({"DATA_DIR": str(data_dir), "WORKER_ENABLED": False,
                           "CREATE_FIRST_ADMIN": False})  # fmt: skip
         with orchestration.bind(orchestration.settings_of(app)):
+            graphs = web_graphs.seed_graphs(PROJECT, USER)
             ids["project_version"] = str(orchestration.project_version(PROJECT))
         port = free_port()
         process = start_server(data_dir, port, data_dir / "gunicorn.log")
@@ -279,7 +284,10 @@ def main() -> int:
         print(f"gunicorn on 127.0.0.1:{port}, 1 gthread worker x 4 threads; "
               f"{args.rounds} rounds after {args.warmup} warm-up rounds, "
               "one fresh connection per request")  # fmt: skip
-        results = measure(port, cookie, endpoints(ids), args.rounds, args.warmup)
+        targets = endpoints(ids) + web_graphs.graph_endpoints(
+            PROJECT, graphs, ids["project_version"]
+        )
+        results = measure(port, cookie, targets, args.rounds, args.warmup)
     finally:
         if process is not None:
             process.terminate()
@@ -292,6 +300,8 @@ def main() -> int:
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
     ratios = report(results)
+    fanout = None if args.no_fanout else web_graphs.fanout_vs_independent()
+    web_graphs.report_graphs(ratios, fanout)
     lists = ("list page (50 rows)", "filtered list (failed, type bash)", "list page 100")
     flat = ratios["list page 100"] / ratios["list page (50 rows)"]
     print(f"\nlist page 100 / page 1 = {flat:.2f} (flat means ~1)")

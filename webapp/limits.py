@@ -19,7 +19,7 @@ TIMEOUT_MAX_SECONDS = 7 * 24 * 3600
 STOP_GRACE_MAX_SECONDS = 3600
 
 # -- workflows --------------------------------------------------------------------------------
-GRAPH_MAX_TASKS = 500
+GRAPH_MAX_TASKS = 10_000
 GRAPH_KEY_MAX_CHARS = 60
 GRAPH_TITLE_MAX_CHARS = 200
 #: A pasted workflow definition (JSON text).

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from webapp import orchestration
+from webapp.orchestration import workflows
 
 EXAMPLES_PER_OPERATION = 8
 
@@ -22,7 +23,9 @@ EXAMPLES_PER_OPERATION = 8
 def test_generated_requests_never_get_a_server_error(app, api_headers, demo_task):
     headers = api_headers("admin")
     graph = orchestration.graph_new("demo", {"tasks": [{"key": "a", "payload": "true"}]})
+    saved = workflows.workflow_save("demo", {"title": "w", "tasks": [{"key": "a", "payload": "x"}]})
     known = {
+        "workflow": saved.workflow_id,
         "project": "demo",
         "task": demo_task.task_id,
         "archive": demo_task.task_id,

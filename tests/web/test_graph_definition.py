@@ -108,7 +108,7 @@ def test_bad_type_and_other_field_problems_are_reported_together():
     ("data", "message"),
     [
         ("text", "definition: must be"),
-        ({"tasks": []}, "definition → tasks: must be a list of 1 to 500 tasks"),
+        ({"tasks": []}, "definition → tasks: must be a list of 1 to 10000 tasks"),
         ({"title": "x"}, "definition → tasks: must be a list"),
         ({"tasks": [{"key": "a", "payload": "x"}], "owner": 1}, "unknown field(s) owner"),
         ({"title": 5, "tasks": [{"key": "a", "payload": "x"}]}, "title: must be a string"),
@@ -139,3 +139,11 @@ def test_find_cycle():
     assert find_cycle({"a": [], "b": ["a"]}) is None
     assert find_cycle({"a": ["a"]}) == ["a", "a"]
     assert find_cycle({"a": ["b"], "b": ["a"]}) == ["a", "b", "a"]
+
+
+def test_an_unknown_dependency_among_many_keys_names_twenty_and_counts_the_rest():
+    tasks = [{"key": f"k{i}", "payload": "x"} for i in range(30)]
+    tasks[0]["after"] = ["zz"]
+    (found,) = problems_of({"tasks": tasks})
+    assert found.endswith("(known keys: k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, "
+                          "k14, k15, k16, k17, k18, k19, k20 and 9 more)")  # fmt: skip

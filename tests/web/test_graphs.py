@@ -105,7 +105,7 @@ def test_creating_a_workflow_shows_its_tasks_in_dependency_order(
             json.dumps([{"key": "a", "payload": "x", "type": "fish"}]),
             "tasks[0] &#34;a&#34; → type: unknown type &#39;fish&#39;",
         ),
-        ("", "Paste a workflow definition (JSON)."),
+        ("", "Paste a workflow definition (JSON or YAML)."),
     ],
 )
 def test_a_bad_definition_is_shown_again_with_its_problems(

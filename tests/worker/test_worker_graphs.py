@@ -31,7 +31,7 @@ def _keys(ran) -> list[str]:
 @pytest.mark.parametrize(
     ("definition", "message"),
     [
-        ({"tasks": []}, "1 to 500 tasks"),
+        ({"tasks": []}, "1 to 10000 tasks"),
         ({"tasks": [{"key": "a", "payload": "x"}, {"key": "a", "payload": "y"}]}, "unique"),
         ({"tasks": [{"key": "a", "payload": "x", "after": ["b"]}]}, "'after' must list keys"),
         (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import automation, project_admin, serve, tasks, users
+from webapp.cli import automation, project_admin, serve, tasks, users, workflows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +22,4 @@ main.add_command(tasks.archive)
 main.add_command(tasks.worker)
 main.add_command(automation.schedule)
 main.add_command(automation.notify)
+main.add_command(workflows.workflow)

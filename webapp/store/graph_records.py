@@ -16,7 +16,7 @@ from webapp.store.records import bump_project, now_text
 GRAPH_COLUMNS = (
     "graph_id", "project_id", "title", "status", "created_at", "created_by", "queued_at",
     "worker_id", "started_at", "finished_at", "cancel_requested_by", "note", "attempts",
-    "version",
+    "version", "workflow_id", "workflow_version", "definition", "member_keys",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(GRAPH_COLUMNS)} FROM graph_records"
 
@@ -39,6 +39,12 @@ def get_graph(db: Database, graph_id: str) -> dict[str, Any] | None:
 def list_graphs(db: Database, project_id: str, limit: int = 100) -> list[dict[str, Any]]:
     sql = f"{_SELECT} WHERE project_id = ? ORDER BY created_at DESC LIMIT ?"
     return [_row(v) for v in db.conn.execute(sql, [project_id, limit]).fetchall()]
+
+
+def list_workflow_runs(db: Database, workflow_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """A saved workflow's runs, newest first."""
+    sql = f"{_SELECT} WHERE workflow_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
+    return [_row(v) for v in db.conn.execute(sql, [workflow_id, limit]).fetchall()]
 
 
 def update_graph(db: Database, graph_id: str, fields: dict[str, Any]) -> None:

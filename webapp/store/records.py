@@ -360,7 +360,8 @@ def transitions_of(db: Database, project_id: str, task_id: str) -> list[dict[str
 
 
 def delete_project_rows(db: Database, project_id: str) -> None:
-    """Remove a project without tasks: its workflows (engine rows too), counts and its row."""
+    """Remove a project without tasks: its workflow runs (engine rows too), its saved
+    workflows with their versions, counts and its row."""
     graphs = json.dumps([row[0] for row in db.execute(
         "SELECT graph_id FROM graph_records WHERE project_id = ?", [project_id]
     ).fetchall()])  # fmt: skip
@@ -369,5 +370,11 @@ def delete_project_rows(db: Database, project_id: str) -> None:
     db.execute(f"DELETE FROM graph_tasks WHERE graph_id IN ({members})", [graphs])
     db.execute(f"DELETE FROM graphs WHERE id IN ({members})", [graphs])
     db.execute("DELETE FROM graph_records WHERE project_id = ?", [project_id])
+    db.execute(
+        "DELETE FROM workflow_versions WHERE workflow_id IN "
+        "(SELECT workflow_id FROM workflows WHERE project_id = ?)",
+        [project_id],
+    )
+    db.execute("DELETE FROM workflows WHERE project_id = ?", [project_id])
     db.execute("DELETE FROM task_counts WHERE project_id = ?", [project_id])
     db.execute("DELETE FROM projects WHERE id = ?", [project_id])

@@ -268,3 +268,33 @@ def m13_llm_usage(db: Database) -> None:
         not_null={"graph_id", "key"},
         if_not_exists=True,
     )
+
+
+@records_migrations()
+def m14_saved_workflows(db: Database) -> None:
+    """Saved workflows: a named definition with a version per edit; each run is a graph record
+    that remembers its workflow, version, definition and which member each key became."""
+    db["workflows"].create(
+        {
+            "workflow_id": str, "project_id": str, "name": str, "created_at": str,
+            "created_by": str, "updated_at": str, "latest_version": int, "archived_at": str,
+        },
+        pk="workflow_id",
+        not_null={"project_id", "name", "created_at", "updated_at", "latest_version"},
+        if_not_exists=True,
+    )  # fmt: skip
+    db["workflows"].create_index(["project_id", "updated_at"], if_not_exists=True)
+    db["workflow_versions"].create(
+        {"workflow_id": str, "version": int, "definition": str, "created_at": str,
+         "created_by": str},
+        pk=("workflow_id", "version"),
+        not_null={"definition", "created_at"},
+        if_not_exists=True,
+    )  # fmt: skip
+    graphs = db["graph_records"]
+    for column in ("workflow_id", "definition", "member_keys"):
+        if column not in graphs.columns_dict:
+            graphs.add_column(column, str)
+    if "workflow_version" not in graphs.columns_dict:
+        graphs.add_column("workflow_version", int)
+    graphs.create_index(["workflow_id", "created_at"], if_not_exists=True)

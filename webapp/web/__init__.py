@@ -35,6 +35,7 @@ from webapp.web import (
     tasks,
     tasks_actions,
     tasks_live,
+    workflows,
 )
 
 #: Every blueprint of the app, in registration order.
@@ -53,6 +54,8 @@ BLUEPRINTS = (
     tasks_live.ansi_bp,
     archive.bp,
     graphs.bp,
+    workflows.bp,
+    workflows.runs_bp,
     task_diff.bp,
     models.bp,
     schedules.bp,

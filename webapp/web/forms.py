@@ -124,15 +124,15 @@ class ProjectForm(Form):
 
 
 class GraphForm(Form):
-    """New workflow: a title and its definition as JSON (checked by graph_definition)."""
+    """New workflow: a title and its definition as JSON or YAML (checked by graph_definition)."""
 
     title = StringField(
         "Title", filters=[strip], validators=[Optional(), Length(max=GRAPH_TITLE_MAX_CHARS)]
     )
     definition = TextAreaField(
-        "Definition (JSON)",
+        "Definition (JSON or YAML)",
         validators=[
-            DataRequired("Paste a workflow definition (JSON)."),
+            DataRequired("Paste a workflow definition (JSON or YAML)."),
             Length(max=GRAPH_DEFINITION_MAX_CHARS),
         ],
     )

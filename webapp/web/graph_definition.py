@@ -2,6 +2,7 @@
 named by where it is (``tasks[2] "test" → after``) and what is wrong with it.
 
 A definition is ``{"title": ..., "tasks": [{"key": ..., "payload": ..., "after": [...]}]}``
+in JSON or YAML
 (``id`` is accepted for ``key``; a bare list of tasks is accepted too). The checked result
 is what ``orchestration.graph_new`` takes; orchestration checks it again, so nothing here is
 the only guard. No Flask in this module.
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from webapp.engine import TASK_TYPES
 from webapp.limits import DESCRIPTION_MAX_CHARS as MAX_DESCRIPTION_CHARS
 from webapp.limits import GRAPH_KEY_MAX_CHARS as MAX_KEY_CHARS
@@ -26,6 +29,8 @@ from webapp.limits import TIMEOUT_MAX_SECONDS as MAX_TIMEOUT
 from webapp.orchestration.naming import clean_task_name
 
 MAX_PROBLEMS = 20
+HINT_KEYS = 20
+"""Known keys named in an unknown-dependency message (the rest are counted)."""
 TASK_FIELDS = (
     "key", "id", "payload", "type", "name", "description", "timeout", "after", "finally",
     "required",
@@ -55,16 +60,93 @@ class DefinitionInvalid(ValueError):
 
 
 def parse_text(text: str) -> Any:
-    """The JSON value in ``text``; bad JSON names its line and column."""
+    """The definition in ``text``: JSON, else YAML (PyYAML's ``safe_load``). A syntax error
+    names its line and column; a field given twice in one object is a problem too (both
+    parsers would silently keep the last one)."""
     if not text or not text.strip():
-        raise DefinitionInvalid([Problem("", "Paste a workflow definition (JSON).")])
+        raise DefinitionInvalid([Problem("", "Paste a workflow definition (JSON or YAML).")])
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateField as duplicate:
+        raise DefinitionInvalid([Problem("", str(duplicate))]) from None
     except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        raise DefinitionInvalid([Problem(where, f"not valid JSON: {error.msg}")]) from None
+        if text.lstrip()[:1] in "[{":  # meant as JSON: its error is the useful one
+            where = f"line {error.lineno}, column {error.colno}"
+            raise DefinitionInvalid([Problem(where, f"not valid JSON: {error.msg}")]) from None
     except RecursionError:
         raise DefinitionInvalid([Problem("", "the JSON is nested too deeply")]) from None
+    return _parse_yaml(text)
+
+
+class _DuplicateField(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    seen: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in seen:
+            raise _DuplicateField(f"the field {name!r} is given twice in one object")
+        seen[name] = value
+    return seen
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a mapping with the same key twice."""
+
+    def construct_mapping(self, node, deep=False):
+        names = set()
+        for key_node, _ in node.value:
+            name = self.construct_object(key_node, deep=deep)
+            if isinstance(name, str | int | float | bool) and name in names:
+                mark = key_node.start_mark
+                raise _DuplicateField(
+                    f"line {mark.line + 1}, column {mark.column + 1}: the field {name!r} "
+                    "is given twice in one mapping"
+                )
+            names.add(name)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str) -> Any:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateField as duplicate:
+        raise DefinitionInvalid([Problem("", str(duplicate))]) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = error.problem or str(error)
+        raise DefinitionInvalid([Problem(where, f"not valid JSON or YAML: {what}")]) from None
+    except (yaml.YAMLError, RecursionError) as error:
+        raise DefinitionInvalid([Problem("", f"not valid JSON or YAML: {error}")]) from None
+    if isinstance(data, str | int | float | type(None)):
+        expected = "expected a mapping with title and tasks, or a list of tasks"
+        raise DefinitionInvalid([Problem("", f"not a workflow definition: {expected}")])
+    return data
+
+
+def to_yaml(definition: Mapping) -> str:
+    """A checked definition as readable YAML (defaults left out), for the YAML view."""
+    tasks = []
+    for task in definition["tasks"]:
+        out = {"key": task["key"], "payload": task["payload"]}
+        if task.get("type", "bash") != "bash":
+            out["type"] = task["type"]
+        if task.get("name") and task["name"] != task["key"]:
+            out["name"] = task["name"]
+        for name in ("description", "timeout"):
+            if task.get(name):
+                out[name] = task[name]
+        if task.get("after"):
+            out["after"] = list(task["after"])
+        if task.get("finally"):
+            out["finally"] = True
+        if task.get("required") is False:
+            out["required"] = False
+        tasks.append(out)
+    body = {"title": definition["title"], "tasks": tasks}
+    return yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=10_000)
 
 
 def _text_problem(value: str) -> str | None:
@@ -197,6 +279,7 @@ def _read_timeout(check: _Checker, value: Any, where: str) -> float | None:
 
 def _check_edges(check: _Checker, tasks: list[dict | None]) -> None:
     known = list(dict.fromkeys(task["key"] for task in tasks if task and task["key"]))
+    known_set = set(known)  # membership in the list was quadratic at 10,000 tasks
     for index, task in enumerate(tasks):
         if not task or not task["key"]:
             continue
@@ -204,8 +287,10 @@ def _check_edges(check: _Checker, tasks: list[dict | None]) -> None:
         for dependency in task["after"]:
             if dependency == task["key"]:
                 check.add(where, "a task cannot run after itself")
-            elif dependency not in known:
-                hint = ", ".join(k for k in known if k != task["key"]) or "none"
+            elif dependency not in known_set:
+                others = [k for k in known[: HINT_KEYS + 1] if k != task["key"]][:HINT_KEYS]
+                more = len(known) - 1 - len(others) if task["key"] in known_set else 0
+                hint = ", ".join(others) + (f" and {more} more" if more > 0 else "") or "none"
                 check.add(where, f'unknown dependency "{dependency}" (known keys: {hint})')
 
 

@@ -8,12 +8,13 @@ it), answered 204 while unchanged; a finished workflow's fragment carries no tri
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
-from webapp.orchestration import errors, llm
-from webapp.web import graph_view, lookup
+from webapp.orchestration import errors, llm, workflows
+from webapp.web import graph_timeline, graph_view, lookup
 from webapp.web.auditing import record_audit
 from webapp.web.forms import GraphForm, attach_error
 from webapp.web.graph_definition import DefinitionInvalid, check_definition, parse_text
@@ -61,7 +62,9 @@ def create(project_id: str):
     if form.validate():
         try:
             definition = check_definition(parse_text(form.definition.data), title=form.title.data)
-            graph = orchestration.graph_new(project_id, definition, actor=lookup.current_actor())
+            actor = lookup.current_actor()
+            saved = workflows.workflow_save(project_id, definition, actor=actor)
+            graph = workflows.workflow_run(project_id, saved.workflow_id, actor=actor)
         except DefinitionInvalid as error:
             form.definition.errors = [str(problem) for problem in error.problems]
         except errors.InvalidTaskName as error:
@@ -83,17 +86,21 @@ def graph_url(project_id: str, graph_id: str) -> str:
 
 
 def live_context(project_id: str, graph_id: str) -> dict:
-    """What the live part of a workflow page shows (the page and its poll render it)."""
+    """What the live part of a workflow page shows (the page and its poll render it): the
+    picture, and the members table with each fan-out group as one row (``?group=`` pages
+    through one group's members)."""
     version = orchestration.project_version(project_id)
     graph = orchestration.graph_get(project_id, graph_id)
     return {
         "graph": graph,
-        "members": graph_view.members(graph),
-        "member_counts": graph.counts,
         "usage": llm.graph_usage(project_id, graph_id),
         "version": version,
+        "member_counts": graph.counts,
         "counts": orchestration.counts_by_status(project_id),
-    }
+        **graph_view.picture_context(graph, group=request.args.get("group"),
+                                     page=request.args.get("page"),
+                                     rows_page=request.args.get("rows")),
+    }  # fmt: skip
 
 
 @bp.get("/<graph_id>")
@@ -101,6 +108,14 @@ def show(project_id: str, graph_id: str):
     project = orchestration.project_get(project_id)
     context = live_context(project_id, graph_id)
     return render_template("graphs/show.html", project=project, **context)
+
+
+@bp.get("/<graph_id>/timeline")
+def timeline(project_id: str, graph_id: str):
+    project = orchestration.project_get(project_id)
+    graph = orchestration.graph_get(project_id, graph_id)
+    chart = graph_timeline.timeline(graph, graph_view.dependency_order(graph), datetime.now(UTC))
+    return render_template("graphs/timeline.html", project=project, graph=graph, chart=chart)
 
 
 @bp.get("/<graph_id>/live")

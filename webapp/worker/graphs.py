@@ -55,6 +55,10 @@ class GraphExecution:
             members[task.id] = self._run_context(
                 row["project_id"], row["task_id"], row["run_no"], task, project
             )
+            if task.status is not TaskStatus.DONE:
+                # graph_new commits before it makes the workspaces: a fast claim must not
+                # run a member in a directory that does not exist yet
+                self._prepare_workspace(members[task.id])
         with self._lock:
             self._members.update(members)
         try:

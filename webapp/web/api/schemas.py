@@ -155,7 +155,18 @@ COMPONENTS: dict[str, dict] = {
         finally_tasks={"type": "array", "items": TEXT},
         optional_tasks={"type": "array", "items": TEXT},
         counts={"type": "object", "additionalProperties": INT},
+        workflow_id=nullable("string"),
+        workflow_version=nullable("integer"),
         usage=ref("UsageTotals"),
+    ),
+    "Workflow": obj(
+        {"project_id": TEXT, "workflow_id": TEXT, "name": TEXT, "latest_version": INT},
+        created_at=TEXT,
+        created_by=nullable("string"),
+        updated_at=TEXT,
+        definition={"type": "object"},
+        yaml=TEXT,
+        versions={"type": "array", "items": {"type": "object"}},
     ),
     "AuditEntry": obj(
         {
@@ -268,5 +279,23 @@ LLM_LIMITS_UPDATE = {
         "budget_cost": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10**9},
         "prices": {"anyOf": [ref("Prices"), {"type": "null"}]},
     },
+    "additionalProperties": False,
+}
+WORKFLOW_SAVE = {
+    "type": "object",
+    "required": ["definition"],
+    "properties": {
+        "name": {"type": "string", "maxLength": 200},
+        "definition": {
+            "description": "The definition as an object, or its JSON or YAML text.",
+            "oneOf": [GRAPH_CREATE, {"type": "string", "maxLength": 2000000}],
+        },
+    },
+    "additionalProperties": False,
+}
+RERUN = {
+    "type": "object",
+    "required": ["task"],
+    "properties": {"task": {"type": "string", "maxLength": 64}},
     "additionalProperties": False,
 }
