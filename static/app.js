@@ -2,20 +2,13 @@
 (function () {
   "use strict";
 
-  function typingInField(event) {
-    const el = event.target;
-    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
-  }
+  // Keyboard shortcuts live in keys.js.
 
-  // Keyboard: "/" focuses search, "n" opens the new-task form.
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typingInField(event)) return;
-    if (event.key === "/") {
-      const search = document.querySelector("[data-search]");
-      if (search) { event.preventDefault(); search.focus(); }
-    } else if (event.key === "n") {
-      const link = document.querySelector("[data-new-task]");
-      if (link) { event.preventDefault(); window.location.assign(link.href); }
+  // A flash about a state still to come ("Stop requested") goes once the task has settled:
+  // its status section says so with data-terminal (finished, cancelled, or deleted).
+  document.addEventListener("htmx:afterSettle", function () {
+    if (document.querySelector("#task-status[data-terminal]")) {
+      document.querySelectorAll(".flash-pending").forEach(function (el) { el.remove(); });
     }
   });
 

@@ -1,0 +1,155 @@
+"""Every screen at 1280 px and at 390 px: nothing scrolls sideways, icons render without an
+emoji font, buttons are named by words; screenshots for review in tests/browser/artifacts/.
+
+The app runs its worker thread, so the demo tasks really run. Every wait is a Playwright
+``expect`` or a deadline loop, never a sleep.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from webapp import orchestration
+
+POLL = 0.3
+ARTIFACTS = Path(__file__).parent / "artifacts"
+WORD = re.compile(r"^[A-Za-z][\w ,.'’…:()/+-]*$")
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "WORKER_ENABLED": True, "WORKER_POLL_INTERVAL": 0.05,
+            "POLL_INTERVAL": POLL}  # fmt: skip
+
+
+@pytest.fixture
+def demo(app, live_server, users, bound, tmp_path):
+    """A project with a finished, a failed, a running and an archived task, and a workflow."""
+    release = tmp_path / "release"
+    orchestration.project_create("demo", name="Demo", shutdown_grace=2.0, actor="test")
+    wide = "x" * 300
+    ids = {
+        "done": orchestration.task_new(
+            "demo", name="build-the-docs-with-a-rather-long-name-that-wraps",
+            payload=f"echo start; echo {wide}; echo done", actor="admin"),
+        "failed": orchestration.task_new(
+            "demo", name="lint", payload="echo oops >&2; exit 3", actor="admin"),
+        "running": orchestration.task_new(
+            "demo", name="serve",
+            payload=f"echo up; for i in $(seq 1200); do [ -e {release} ] && break; sleep .05; done",
+            actor="admin"),
+        "gone": orchestration.task_new("demo", name="old", payload="echo bye", actor="admin"),
+    }  # fmt: skip
+    ids = {key: meta.task_id for key, meta in ids.items()}
+    graph = orchestration.graph_new(
+        "demo",
+        {"title": "release", "tasks": [
+            {"key": "prepare", "payload": "echo ready"},
+            {"key": "test", "payload": "echo ok", "after": ["prepare"]},
+        ]},
+        actor="admin",
+    )  # fmt: skip
+    yield {"url": live_server, "ids": ids, "graph": graph, "release": release}
+    release.touch()
+    worker = app.extensions.get("webapp.worker")
+    if worker is not None:
+        worker.stop(5.0)
+
+
+def login(page: Page, base: str, role: str = "admin") -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", role)
+    page.fill("#password", f"{role}-password-1")
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Projects")
+
+
+def settled(page: Page, base: str, task_id: str, status: str) -> None:
+    page.goto(f"{base}/projects/demo/tasks/{task_id}")
+    expect(page.locator("#task-status")).to_have_attribute("data-status", status, timeout=30_000)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_fits_its_window(demo, page: Page, fits, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    base, ids = demo["url"], demo["ids"]
+    login(page, base)
+    settled(page, base, ids["done"], "completed")
+    settled(page, base, ids["failed"], "failed")
+    settled(page, base, ids["gone"], "completed")
+    page.goto(f"{base}/projects/demo/tasks/{ids['gone']}/delete")
+    page.locator("form button.danger").click()
+    archived = base + "/projects/demo/archive"
+    graph_id = getattr(demo["graph"], "graph_id", None) or demo["graph"].id
+    pages = [
+        f"{base}/projects",
+        f"{base}/projects/demo",
+        f"{base}/projects/demo/tasks/{ids['done']}",
+        f"{base}/projects/demo/tasks/{ids['running']}",
+        f"{base}/projects/demo/tasks/{ids['failed']}",
+        f"{base}/projects/demo/tasks/new",
+        archived,
+        f"{base}/projects/demo/graphs",
+        f"{base}/projects/demo/graphs/new",
+        f"{base}/projects/demo/graphs/{graph_id}",
+        f"{base}/admin/audit",
+        f"{base}/admin/users",
+        f"{base}/admin/tokens",
+        f"{base}/account/",
+    ]
+    for url in pages:
+        page.goto(url)
+        fits(page)
+    page.goto(archived)
+    page.locator("table a[href*='/archive/']").first.click()
+    fits(page)
+    # The top bar is one row: no taller than two lines of text.
+    page.goto(f"{base}/projects/demo")
+    assert page.locator("header.topbar").bounding_box()["height"] < 64
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"list-{width}.png", full_page=True)
+    page.goto(f"{base}/projects/demo/tasks/{ids['done']}")
+    page.screenshot(path=ARTIFACTS / f"task-{width}.png", full_page=True)
+    page.goto(f"{base}/projects/demo/graphs/{graph_id}")
+    page.screenshot(path=ARTIFACTS / f"workflow-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_status_icons_are_visible_svg_and_buttons_are_words(demo, page: Page, fits, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    base, ids = demo["url"], demo["ids"]
+    login(page, base)
+    settled(page, base, ids["failed"], "failed")
+    page.goto(f"{base}/projects/demo/tasks/{ids['running']}")
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "running")
+    fits(page)
+    for url in (f"{base}/projects/demo", f"{base}/projects/demo/tasks/{ids['running']}",
+                f"{base}/projects/demo/tasks/{ids['failed']}", f"{base}/projects"):  # fmt: skip
+        page.goto(url)
+        fits(page)
+        badges = page.locator(".badge[data-status], .count")
+        assert badges.count() > 0
+        boxes = badges.evaluate_all(
+            "els => els.map(e => { const s = e.querySelector('svg');"
+            " if (!s) return [e.textContent, 0, 0]; const b = s.getBoundingClientRect();"
+            " return [e.textContent.trim(), b.width, b.height]; })"
+        )
+        assert all(w > 0 and h > 0 for _, w, h in boxes), boxes
+        names = page.locator("button:visible, [role=button]:visible, a.button:visible")
+        for i in range(names.count()):
+            name = names.nth(i).evaluate(
+                "e => (e.getAttribute('aria-label') || e.innerText).replace(/\\s+/g, ' ').trim()"
+            )
+            assert WORD.match(name), f"{url}: button named {name!r}"
+    # The sprite's symbol really paints: the Stop button's icon has pixels, not a box.
+    page.goto(f"{base}/projects/demo/tasks/{ids['running']}")
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    expect(stop).to_be_visible()
+    box = stop.locator("svg use").evaluate(
+        "u => { const b = u.getBBox(); return [b.width, b.height] }"
+    )
+    assert box[0] > 0 and box[1] > 0
