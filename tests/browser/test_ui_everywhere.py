@@ -124,6 +124,10 @@ def test_status_icons_are_visible_svg_and_buttons_are_words(demo, page: Page, fi
     base, ids = demo["url"], demo["ids"]
     login(page, base)
     settled(page, base, ids["failed"], "failed")
+    facts = page.locator(".facts")
+    expect(facts).to_contain_text("Ended because")
+    expect(facts).to_contain_text("the command exited with code 3")
+    expect(facts).not_to_contain_text("exit_code")
     page.goto(f"{base}/projects/demo/tasks/{ids['running']}")
     expect(page.locator("#task-status")).to_have_attribute("data-status", "running")
     fits(page)
@@ -153,3 +157,62 @@ def test_status_icons_are_visible_svg_and_buttons_are_words(demo, page: Page, fi
         "u => { const b = u.getBBox(); return [b.width, b.height] }"
     )
     assert box[0] > 0 and box[1] > 0
+
+
+def test_theme_toggle_is_remembered_and_overrides_the_system(demo, page: Page, fits):
+    page.emulate_media(color_scheme="light")
+    base, ids = demo["url"], demo["ids"]
+    login(page, base)
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    light = page.evaluate(background)
+    toggle = page.locator("[data-theme-toggle]")
+    expect(toggle).to_have_attribute("aria-label", "Theme: system")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-label", "Theme: light")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-label", "Theme: dark")
+    expect(page.locator("html")).to_have_class(re.compile(r"\btheme-dark\b"))
+    dark = page.evaluate(background)
+    assert dark != light
+    page.goto(f"{base}/projects/demo/tasks/{ids['done']}")  # remembered on the next page
+    expect(page.locator("html")).to_have_class(re.compile(r"\btheme-dark\b"))
+    assert page.evaluate(background) == dark
+    page.emulate_media(color_scheme="dark")
+    toggle.click()  # back to following the system, which is now dark
+    expect(toggle).to_have_attribute("aria-label", "Theme: system")
+    assert page.evaluate(background) == dark
+    page.emulate_media(color_scheme="light")
+    assert page.evaluate(background) == light
+    fits(page)
+
+
+def test_keyboard_help_and_list_navigation(demo, page: Page, fits):
+    base, ids = demo["url"], demo["ids"]
+    login(page, base)
+    settled(page, base, ids["done"], "completed")
+    page.goto(f"{base}/projects/demo")
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    expect(help_dialog).to_contain_text("Retry this task")
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    first = page.locator("tr.task-row").first
+    expect(first).to_have_class(re.compile(r"\bkbd-current\b"))
+    target = first.get_attribute("data-task")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"/tasks/{target}$"))
+    page.goto(f"{base}/projects/demo/tasks/{ids['running']}")
+    expect(page.locator("#task-status")).to_have_attribute("data-status", "running")
+    page.keyboard.press("s")
+    expect(page.locator(".flash")).to_contain_text("Stop requested")
+    demo["release"].touch()
+    expect(page.locator("#task-status")).to_have_attribute("data-terminal", "", timeout=30_000)
+    page.keyboard.press("r")
+    expect(page.locator(".flash")).to_contain_text("queued again")
+    page.keyboard.press("/")
+    expect(page.locator("input[type=search]").first).to_be_focused()
+    fits(page)
