@@ -4,6 +4,22 @@
 
   // Keyboard shortcuts live in keys.js.
 
+  // The account menu is inline on wide screens and a dropdown on narrow ones (app.css).
+  const narrow = window.matchMedia("(max-width: 700px)");
+  function foldMenus() {
+    document.querySelectorAll("details[data-fold-narrow]").forEach(function (menu) {
+      menu.open = !narrow.matches;
+    });
+  }
+  foldMenus();
+  narrow.addEventListener("change", foldMenus);
+  document.addEventListener("click", function (event) {
+    if (!narrow.matches) return;
+    document.querySelectorAll("details[data-fold-narrow][open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+
   // A flash about a state still to come ("Stop requested") goes once the task has settled:
   // its status section says so with data-terminal (finished, cancelled, or deleted).
   document.addEventListener("htmx:afterSettle", function () {

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from webapp import orchestration
+from webapp.web.display import STATUSES
 
 POLL = 0.3
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -73,6 +74,16 @@ def settled(page: Page, base: str, task_id: str, status: str) -> None:
     expect(page.locator("#task-status")).to_have_attribute("data-status", status, timeout=30_000)
 
 
+def buttons_are_words(page: Page) -> None:
+    """Every visible button's accessible name starts with a word (no symbol, no emoji)."""
+    names = page.locator("button:visible, [role=button]:visible, a.button:visible")
+    for i in range(names.count()):
+        name = names.nth(i).evaluate(
+            "e => (e.getAttribute('aria-label') || e.innerText).replace(/\\s+/g, ' ').trim()"
+        )
+        assert WORD.match(name), f"{page.url}: button named {name!r}"
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_fits_its_window(demo, page: Page, fits, width):
     page.set_viewport_size({"width": width, "height": 900})
@@ -104,12 +115,28 @@ def test_every_page_fits_its_window(demo, page: Page, fits, width):
     for url in pages:
         page.goto(url)
         fits(page)
+        buttons_are_words(page)
     page.goto(archived)
     page.locator("table a[href*='/archive/']").first.click()
     fits(page)
-    # The top bar is one row: no taller than two lines of text.
+    # The top bar is one row: no taller than two lines of text, and nothing in it is cut off.
     page.goto(f"{base}/projects/demo")
-    assert page.locator("header.topbar").bounding_box()["height"] < 64
+    bar = page.locator("header.topbar")
+    assert bar.bounding_box()["height"] < 64
+    assert bar.evaluate("b => b.scrollWidth <= b.clientWidth")
+    if width < 700:  # the account links fold into a menu that opens inside the window
+        expect(page.locator("[data-logout]")).to_be_hidden()
+        page.get_by_text("Menu", exact=True).click()
+        expect(page.locator("[data-logout]")).to_be_visible()
+        for link in ("Users", "Audit log"):
+            box = page.get_by_role("link", name=link).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        fits(page)
+        page.get_by_role("link", name="Audit log").click()
+        expect(page.locator("h1")).to_contain_text("Audit")
+    else:
+        expect(page.locator("[data-logout]")).to_be_visible()
+    page.goto(f"{base}/projects/demo")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"list-{width}.png", full_page=True)
     page.goto(f"{base}/projects/demo/tasks/{ids['done']}")
@@ -143,12 +170,21 @@ def test_status_icons_are_visible_svg_and_buttons_are_words(demo, page: Page, fi
             " return [e.textContent.trim(), b.width, b.height]; })"
         )
         assert all(w > 0 and h > 0 for _, w, h in boxes), boxes
-        names = page.locator("button:visible, [role=button]:visible, a.button:visible")
-        for i in range(names.count()):
-            name = names.nth(i).evaluate(
-                "e => (e.getAttribute('aria-label') || e.innerText).replace(/\\s+/g, ' ').trim()"
-            )
-            assert WORD.match(name), f"{url}: button named {name!r}"
+        buttons_are_words(page)
+    # Every status's icon paints (no font involved), including the ones no demo task is in.
+    sizes = page.evaluate(
+        """statuses => statuses.map(s => {
+            const ns = "http://www.w3.org/2000/svg";
+            const svg = document.createElementNS(ns, "svg");
+            const use = document.createElementNS(ns, "use");
+            use.setAttribute("href", "/static/icons.svg#" + s);
+            svg.appendChild(use); svg.setAttribute("width", "16"); svg.setAttribute("height", "16");
+            document.body.appendChild(svg);
+            return [s, use.getBBox().width, use.getBBox().height];
+        })""",
+        list(STATUSES),
+    )
+    assert all(w > 0 and h > 0 for _, w, h in sizes), sizes
     # The sprite's symbol really paints: the Stop button's icon has pixels, not a box.
     page.goto(f"{base}/projects/demo/tasks/{ids['running']}")
     stop = page.get_by_role("button", name="Stop", exact=True)

@@ -38,6 +38,7 @@ ICONS: dict[str, str] = {
     "theme": "computer-desktop",
     "keyboard": "command-line",
     "warning": "exclamation-triangle",
+    "menu": "bars-3",
     "unknown": "question-mark-circle",
 }
 STATUS_ICONS = {s: s for s in ("queued", "running", "completed", "failed", "cancelled",
