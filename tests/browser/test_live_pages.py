@@ -72,6 +72,11 @@ def test_download_size_follows_the_output(served, page: Page, fits, tmp_path):
     assert size.inner_text() != first  # it grew on the page, without a reload
     expect(page.locator("[data-log-state]")).to_contain_text("the run is over")
     fits(page)
+    assert page.locator("#task-status").get_attribute("hx-trigger") is None
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if f"/tasks/{task_id}/" in r.url else None)
+    page.wait_for_timeout(POLL * 5 * 1000)  # five poll intervals: a finished page asks nothing
+    assert polls == []
 
 
 def test_a_task_deleted_from_another_page_stops_polling_and_says_so(
