@@ -22,11 +22,13 @@
 
   // A flash about a state still to come ("Stop requested") goes once the task has settled:
   // its status section says so with data-terminal (finished, cancelled, or deleted).
-  document.addEventListener("htmx:afterSettle", function () {
+  function dropSettledFlashes() {
     if (document.querySelector("#task-status[data-terminal]")) {
       document.querySelectorAll(".flash-pending").forEach(function (el) { el.remove(); });
     }
-  });
+  }
+  dropSettledFlashes();  // it may have ended between the click and this page
+  document.addEventListener("htmx:afterSettle", dropSettledFlashes);
 
   // Polling pauses while the tab is hidden and resumes when it is shown again.
   document.addEventListener("htmx:beforeRequest", function (event) {

@@ -113,3 +113,32 @@ def assert_no_sideways_scroll(page) -> None:
 def fits():
     """``fits(page)`` asserts the page does not scroll horizontally at its current width."""
     return assert_no_sideways_scroll
+
+
+SIDEWAYS_WATCH = """
+(() => {
+  function check() {
+    const root = document.documentElement;
+    if (root && root.scrollWidth > window.innerWidth) {
+      window.__reportSideways(location.pathname + " at " + window.innerWidth + " px: " +
+        root.scrollWidth + " px wide");
+    }
+  }
+  window.addEventListener("load", check);
+  document.addEventListener("htmx:afterSettle", check);
+})();
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_page_scrolls_sideways(request):
+    """Every page any browser test visits is checked on load and after each htmx swap."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    seen: list[str] = []
+    page.context.expose_binding("__reportSideways", lambda _source, where: seen.append(where))
+    page.context.add_init_script(SIDEWAYS_WATCH)
+    yield
+    assert seen == [], f"pages scrolled sideways: {sorted(set(seen))}"

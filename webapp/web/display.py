@@ -26,6 +26,7 @@ STATUS_DISPLAY: dict[str, str] = {
     "blocked": "blocked",
     "deleting": "deleting",
     "lost": "lost",
+    "unknown": "unknown",
 }
 STATUSES = UI_STATUSES
 TASK_TYPES = ("bash", "powershell", "prompt", "agent")
