@@ -13,3 +13,14 @@ def test_internal_reasons_read_as_words():
     assert "lost" in ended_because("lost")
     assert ended_because(None) == ""
     assert ended_because("the server stopped while it ran") == "the server stopped while it ran"
+
+
+def test_status_glyphs_for_plain_text_are_not_emoji():
+    from webapp.web.display import STATUSES
+    from webapp.web.icons import status_glyph
+
+    glyphs = [status_glyph(s) for s in STATUSES]
+    # Single characters of the basic plane, none with emoji presentation (like ✅ ❌ ⏳ were).
+    assert all(len(g) == 1 and ord(g) < 0x2800 for g in glyphs)
+    assert not set(glyphs) & set("⏳✅❌⏹🚧🧹❓✔✖⌛\ufe0f")
+    assert len(set(glyphs)) >= len(STATUSES) - 1  # one shape each (lost shares "?")

@@ -85,6 +85,25 @@ def status_icon(status: str) -> Markup:
     return icon(STATUS_ICONS.get(status, "unknown"), "status-icon")
 
 
+# For text that cannot hold an element (SVG <text>, <option>, titles): plain characters that
+# DejaVu Sans and every system font have (no emoji presentation), one shape per status.
+STATUS_GLYPHS = {
+    "queued": "○",
+    "running": "▶",
+    "completed": "✓",
+    "failed": "✗",
+    "cancelled": "■",
+    "blocked": "⊘",
+    "deleting": "◌",
+    "lost": "?",
+    "unknown": "?",
+}
+
+
+def status_glyph(status: str) -> str:
+    return STATUS_GLYPHS.get(status, "?")
+
+
 def icons_svg() -> Response:
     response = Response(sprite(), mimetype="image/svg+xml")
     response.cache_control.public = True
