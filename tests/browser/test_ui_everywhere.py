@@ -112,10 +112,13 @@ def test_every_page_fits_its_window(demo, page: Page, fits, width):
         f"{base}/admin/tokens",
         f"{base}/account/",
     ]
+    ARTIFACTS.mkdir(exist_ok=True)
     for url in pages:
         page.goto(url)
         fits(page)
         buttons_are_words(page)
+        name = url.removeprefix(base).strip("/").replace("/", "_") or "home"
+        page.screenshot(path=ARTIFACTS / "pages" / f"{width}-{name}.png", full_page=True)
     page.goto(archived)
     page.locator("table a[href*='/archive/']").first.click()
     fits(page)
