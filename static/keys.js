@@ -6,7 +6,7 @@
 
   function typingInField(event) {
     const el = event.target;
-    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(el.tagName));
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
   }
 
   function rows() {

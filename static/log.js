@@ -80,6 +80,13 @@
       if (followButton) followButton.hidden = true;
     }
 
+    function gone() {  // its log moved to the archive: nothing here can be fetched any more
+      viewer.dataset.gone = "1";
+      finish("this task was deleted; its log is in the archive");
+      const download = viewer.querySelector("[data-log-download]");
+      if (download) download.hidden = true;
+    }
+
     function schedule() {
       clearTimeout(timer);
       timer = setTimeout(poll, pollMs);
@@ -113,7 +120,7 @@
         return done;
       }).then(function (done) {
         busy = false;
-        if (done === "gone") finish("this task was deleted; its log is in the archive");
+        if (done === "gone") gone();
         else if (done) finish("the run is over; this is all of its output");
         else schedule();
       }).catch(function () {
@@ -156,9 +163,7 @@
 
     // The status poll found the task deleted (from another tab or user): stop asking.
     document.addEventListener("task-gone", function () {
-      if (pollUrl && viewer.dataset.done !== "1") {
-        finish("this task was deleted; its log is in the archive");
-      }
+      if (viewer.dataset.gone !== "1") gone();
     });
 
     document.addEventListener("visibilitychange", function () {

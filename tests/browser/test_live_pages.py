@@ -95,6 +95,7 @@ def test_a_task_deleted_from_another_page_stops_polling_and_says_so(
     expect(status).to_contain_text("was deleted")
     expect(page.locator("[data-log-state]")).to_contain_text("was deleted")
     expect(page.locator("#log")).to_have_attribute("data-done", "1")
+    expect(page.locator("[data-log-download]")).to_be_hidden()  # it would be a 404 now
     assert status.get_attribute("hx-trigger") is None  # the status poll ended too
     polls: list[str] = []
     page.on("request", lambda r: polls.append(r.url) if f"/tasks/{task_id}/" in r.url else None)
