@@ -15,6 +15,32 @@
       function (row) { return row.querySelector("a[href]") && row.offsetParent !== null; });
   }
 
+  let chosen = null;  // the chosen row's link: the row survives the list's live updates
+
+  function linkOf(row) {
+    return row.querySelector("a[href]").getAttribute("href");
+  }
+
+  function choose(row, focus) {
+    document.querySelectorAll("tr.kbd-current").forEach(function (r) {
+      r.classList.remove("kbd-current");
+    });
+    row.classList.add("kbd-current");
+    row.tabIndex = -1;
+    chosen = linkOf(row);
+    if (focus) {
+      row.focus({ preventScroll: true });
+      row.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!chosen) return;
+    const hadFocus = document.activeElement === document.body;
+    const row = rows().find(function (r) { return linkOf(r) === chosen; });
+    if (row) choose(row, hadFocus);
+  });
+
   function move(step) {
     const all = rows();
     if (!all.length) return false;
@@ -22,12 +48,7 @@
     let index = all.indexOf(current);
     index = index < 0 ? (step > 0 ? 0 : all.length - 1)
                       : Math.min(all.length - 1, Math.max(0, index + step));
-    if (current) current.classList.remove("kbd-current");
-    const row = all[index];
-    row.classList.add("kbd-current");
-    row.tabIndex = -1;
-    row.focus({ preventScroll: true });
-    row.scrollIntoView({ block: "nearest" });
+    choose(all[index], true);
     return true;
   }
 
@@ -72,8 +93,10 @@
     if (event.ctrlKey || event.metaKey || event.altKey || typingInField(event)) return;
     if (document.querySelector("dialog[open]")) return;  // the dialog handles its own keys
     if (event.key === "Enter") {
-      const row = document.activeElement;
-      if (row && row.matches("tr.kbd-current")) {
+      const active = document.activeElement;
+      const row = active && active.matches("tr.kbd-current") ? active
+        : (active === document.body ? document.querySelector("tr.kbd-current") : null);
+      if (row) {
         event.preventDefault();
         window.location.assign(row.querySelector("a[href]").href);
       }

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from webapp import orchestration
-from webapp.web.display import STATUSES
+from webapp.orchestration import UI_STATUSES as STATUSES
 
 POLL = 0.3
 ARTIFACTS = Path(__file__).parent / "artifacts"

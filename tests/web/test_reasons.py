@@ -16,7 +16,7 @@ def test_internal_reasons_read_as_words():
 
 
 def test_status_glyphs_for_plain_text_are_not_emoji():
-    from webapp.web.display import STATUSES
+    from webapp.orchestration import UI_STATUSES as STATUSES
     from webapp.web.icons import status_glyph
 
     glyphs = [status_glyph(s) for s in STATUSES]

@@ -20,8 +20,10 @@ from webapp.web import (
     errors,
     graphs,
     home,
+    icons,
     ops,
     projects,
+    reasons,
     security,
     sessions,
     signin,
@@ -55,6 +57,8 @@ def init_app(app: Flask) -> None:
     auditing.init_app(app)
     Htmx(app)  # request.htmx
     assets.init_app(app)
+    icons.init_app(app)  # the SVG sprite, served under /static/ too
+    reasons.init_app(app)  # "ended because" in words
     errors.init_app(app)
     dashboard.init_app(app)
     api.init_app(app, csrf)

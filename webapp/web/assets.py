@@ -6,8 +6,6 @@ from importlib.resources import files
 
 from flask import Flask, send_from_directory
 
-from webapp.web import icons, reasons
-
 HTMX_PACKAGE = "js_lib_htmx"
 HTMX_DIR = files(HTMX_PACKAGE) / "static" / "htmx"
 HTMX_URL = "/static/vendor/htmx.min.js"
@@ -19,5 +17,3 @@ def htmx_min_js():
 
 def init_app(app: Flask) -> None:
     app.add_url_rule(HTMX_URL, "htmx_js", htmx_min_js)
-    icons.init_app(app)  # the SVG sprite, also served under /static/
-    reasons.init_app(app)  # readable "ended because" words
