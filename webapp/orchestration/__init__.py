@@ -52,9 +52,17 @@ from webapp.orchestration.lifecycle import (
 )
 from webapp.orchestration.naming import (
     TASK_NAME_MAX_LEN,
+    NamePreview,
     generate_task_name,
+    preview_task_name,
     sanitize_task_name,
     validate_task_name,
+)
+from webapp.orchestration.project_removal import (
+    ProjectDeletePlan,
+    ProjectDeleteResult,
+    project_delete,
+    project_delete_plan,
 )
 from webapp.orchestration.projects import (
     project_create,
@@ -87,7 +95,10 @@ __all__ = [
     "UI_STATUSES",
     "ArchivedTask",
     "MissingTaskId",
+    "NamePreview",
     "OrchestrationError",
+    "ProjectDeletePlan",
+    "ProjectDeleteResult",
     "Settings",
     "TaskDeleteResult",
     "TaskMeta",
@@ -112,9 +123,12 @@ __all__ = [
     "mark_task_deleting",
     "normalize_task_id_input",
     "project_create",
+    "project_delete",
+    "project_delete_plan",
     "project_get",
     "project_list",
     "project_update",
+    "preview_task_name",
     "project_version",
     "read_archived_log",
     "read_run_log",

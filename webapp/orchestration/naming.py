@@ -6,6 +6,7 @@ import hashlib
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import namer
 
@@ -109,3 +110,41 @@ def generate_task_name(
     if name is None or validate_task_name(name):  # pragma: no cover - namer words are ASCII
         raise InvalidTaskName(f"unique-namer produced an unusable name: {name!r}")
     return name
+
+
+@dataclass(frozen=True)
+class NamePreview:
+    """What a typed task name becomes when saved, and why (for the rename form, as you type)."""
+
+    typed: str
+    name: str | None
+    """The name that would be saved; None when it would be refused."""
+    changes: list[str]
+    """What sanitising did, in words ("spaces became hyphens", ...)."""
+    problem: str | None
+    """Why it would be refused, in words; None when it would be saved."""
+
+
+def preview_task_name(raw: str) -> NamePreview:
+    """``sanitize_task_name`` and ``validate_task_name`` explained, without saving anything."""
+    raw = raw or ""
+    sanitized = sanitize_task_name(raw)
+    problem = validate_task_name(sanitized)
+    text = raw.strip()
+    changes = []
+    if text != raw:
+        changes.append("surrounding spaces were trimmed")
+    if text != text.lower():
+        changes.append("capitals became lowercase")
+    if " " in text:
+        changes.append("spaces became hyphens")
+    removed = sorted({c for c in text.lower().replace(" ", "-") if _OUTSIDE_SLUG.match(c)})
+    if removed:
+        shown = " ".join("tab" if c == "\t" else c for c in removed)
+        changes.append(f"removed what names cannot hold: {shown}")
+    slug = _OUTSIDE_SLUG.sub("", text.lower().replace(" ", "-"))
+    if _HYPHEN_RUN.search(slug):
+        changes.append("repeated hyphens became one")
+    if len(slug.rstrip("-")) > TASK_NAME_MAX_LEN:
+        changes.append(f"cut to {TASK_NAME_MAX_LEN} characters")
+    return NamePreview(raw, None if problem else sanitized, changes, problem)

@@ -18,12 +18,15 @@ from webapp.web import (
     auditing,
     dashboard,
     errors,
+    first_start,
     graphs,
     home,
     icons,
     ops,
+    project_settings,
     projects,
     reasons,
+    rename_preview,
     security,
     sessions,
     signin,
@@ -40,8 +43,10 @@ BLUEPRINTS = (
     account.bp,
     admin.bp,
     projects.bp,
+    project_settings.bp,
     tasks.bp,
     tasks_actions.bp,
+    rename_preview.bp,
     tasks_live.bp,
     tasks_live.ansi_bp,
     archive.bp,
@@ -56,6 +61,7 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)  # who the user is: Flask-Login, the accounts database
     auditing.init_app(app)
     Htmx(app)  # request.htmx
+    first_start.init_app(app)  # after the accounts: the default project
     assets.init_app(app)
     icons.init_app(app)  # the SVG sprite, served under /static/ too
     reasons.init_app(app)  # "ended because" in words

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from markupsafe import Markup
 
+from webapp import orchestration
 from webapp.web import display, links, rows, tasks_live
 from webapp.web.logview import RenderedCache, ansi_to_html
 
@@ -21,3 +22,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
     app.add_template_global(links.task_links, "task_links")
+    app.add_template_global(orchestration.preview_task_name, "preview_task_name")

@@ -133,6 +133,19 @@ COMPONENTS: dict[str, dict] = {
             "has_next": BOOL,
         }
     ),
+    "ProjectDeletePlan": obj(
+        {
+            "project_id": TEXT,
+            "tasks": INT,
+            "graphs": INT,
+            "active_tasks": {"type": "array", "items": TEXT},
+            "active_graphs": {"type": "array", "items": TEXT},
+            "blocked": nullable("string"),
+        }
+    ),
+    "ProjectDeleted": obj(
+        {"project_id": TEXT, "archived": INT, "warnings": {"type": "array", "items": TEXT}}
+    ),
 }
 
 PROJECT_FIELDS = {
