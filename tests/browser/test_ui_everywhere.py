@@ -103,6 +103,8 @@ def test_every_page_fits_its_window(demo, page: Page, fits, width):
         f"{base}/projects/demo/tasks/{ids['running']}",
         f"{base}/projects/demo/tasks/{ids['failed']}",
         f"{base}/projects/demo/tasks/new",
+        f"{base}/projects/demo/settings",
+        f"{base}/projects/demo/delete",
         archived,
         f"{base}/projects/demo/graphs",
         f"{base}/projects/demo/graphs/new",
