@@ -22,6 +22,7 @@ from webapp.web import (
     graphs,
     home,
     icons,
+    models,
     ops,
     project_settings,
     projects,
@@ -30,6 +31,7 @@ from webapp.web import (
     security,
     sessions,
     signin,
+    task_diff,
     tasks,
     tasks_actions,
     tasks_live,
@@ -51,6 +53,8 @@ BLUEPRINTS = (
     tasks_live.ansi_bp,
     archive.bp,
     graphs.bp,
+    task_diff.bp,
+    models.bp,
     api.bp,
 )
 

@@ -28,7 +28,7 @@ STATUS_DISPLAY: dict[str, str] = {
     "blocked": "blocked",
     "deleting": "deleting",
     "lost": "lost",
-    "unknown": "unknown",
+    "unknown": "unknown",  # derived on read (seed 000), never stored
 }
 EXCERPT_CHARS = 80
 _HUMAN = "%Y-%m-%d %H:%M:%S"
