@@ -23,11 +23,13 @@ from webapp.web import (
     home,
     icons,
     models,
+    notifications,
     ops,
     project_settings,
     projects,
     reasons,
     rename_preview,
+    schedules,
     security,
     sessions,
     signin,
@@ -55,6 +57,8 @@ BLUEPRINTS = (
     graphs.bp,
     task_diff.bp,
     models.bp,
+    schedules.bp,
+    notifications.bp,
     api.bp,
 )
 
