@@ -15,6 +15,8 @@ from flask import Flask, Response, has_request_context, url_for
 from heroicons.jinja import heroicon_mini
 from markupsafe import Markup
 
+from webapp.orchestration import UI_STATUSES
+
 SPRITE_URL = "/static/icons.svg"
 
 # Our name -> heroicons "mini" (20 px, solid) name.
@@ -41,8 +43,7 @@ ICONS: dict[str, str] = {
     "menu": "bars-3",
     "unknown": "question-mark-circle",
 }
-STATUS_ICONS = {s: s for s in ("queued", "running", "completed", "failed", "cancelled",
-                               "blocked", "deleting", "lost")}  # fmt: skip
+STATUS_ICONS = {s: s for s in UI_STATUSES}  # each status has a symbol of its own name
 
 _VIEWBOX = re.compile(r'viewBox="([^"]+)"')
 _BODY = re.compile(r"<svg[^>]*>(.*)</svg>", re.S)
