@@ -2,22 +2,33 @@
 (function () {
   "use strict";
 
-  function typingInField(event) {
-    const el = event.target;
-    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
-  }
+  // Keyboard shortcuts live in keys.js.
 
-  // Keyboard: "/" focuses search, "n" opens the new-task form.
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || typingInField(event)) return;
-    if (event.key === "/") {
-      const search = document.querySelector("[data-search]");
-      if (search) { event.preventDefault(); search.focus(); }
-    } else if (event.key === "n") {
-      const link = document.querySelector("[data-new-task]");
-      if (link) { event.preventDefault(); window.location.assign(link.href); }
-    }
+  // The account menu is inline on wide screens and a dropdown on narrow ones (app.css).
+  const narrow = window.matchMedia("(max-width: 700px)");
+  function foldMenus() {
+    document.querySelectorAll("details[data-fold-narrow]").forEach(function (menu) {
+      menu.open = !narrow.matches;
+    });
+  }
+  foldMenus();
+  narrow.addEventListener("change", foldMenus);
+  document.addEventListener("click", function (event) {
+    if (!narrow.matches) return;
+    document.querySelectorAll("details[data-fold-narrow][open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
   });
+
+  // A flash about a state still to come ("Stop requested") goes once the task has settled:
+  // its status section says so with data-terminal (finished, cancelled, or deleted).
+  function dropSettledFlashes() {
+    if (document.querySelector("#task-status[data-terminal]")) {
+      document.querySelectorAll(".flash-pending").forEach(function (el) { el.remove(); });
+    }
+  }
+  dropSettledFlashes();  // it may have ended between the click and this page
+  document.addEventListener("htmx:afterSettle", dropSettledFlashes);
 
   // Polling pauses while the tab is hidden and resumes when it is shown again.
   document.addEventListener("htmx:beforeRequest", function (event) {

@@ -6,6 +6,18 @@
 
   const FOLLOW_SLACK_PX = 24;
 
+  function formatSize(bytes) {  // as the server's filesize filter writes it
+    let value = bytes;
+    const units = ["B", "KB", "MB", "GB"];
+    for (let i = 0; i < units.length; i++) {
+      if (value < 1024 || i === units.length - 1) {
+        return i === 0 ? Math.round(value) + " B" : value.toFixed(1) + " " + units[i];
+      }
+      value /= 1024;
+    }
+    return "";
+  }
+
   function withParam(url, name, value) {
     const u = new URL(url, window.location.href);
     u.searchParams.set(name, value);
@@ -16,6 +28,7 @@
     const out = viewer.querySelector("[data-log-output]");
     const followButton = viewer.querySelector("[data-log-follow]");
     const state = viewer.querySelector("[data-log-state]");
+    const sizeLabel = viewer.querySelector("[data-log-size]");
     const pollUrl = viewer.dataset.pollUrl;
     const windowUrl = viewer.dataset.windowUrl;
     const query = viewer.dataset.query || "";
@@ -54,10 +67,24 @@
                           credentials: "same-origin" });
     }
 
+    function showSize(header) {
+      if (header === null || !sizeLabel) return;
+      viewer.dataset.size = header;
+      sizeLabel.textContent = formatSize(Number(header));
+    }
+
     function finish(text) {
       viewer.dataset.done = "1";
+      clearTimeout(timer);
       if (state) state.textContent = text;
       if (followButton) followButton.hidden = true;
+    }
+
+    function gone() {  // its log moved to the archive: nothing here can be fetched any more
+      viewer.dataset.gone = "1";
+      finish("this task was deleted; its log is in the archive");
+      const download = viewer.querySelector("[data-log-download]");
+      if (download) download.hidden = true;
     }
 
     function schedule() {
@@ -74,6 +101,8 @@
       fetchWindow(url).then(function (response) {
         const next = response.headers.get("X-Log-Next-Offset");
         const done = response.headers.get("X-Log-Done") === "1";
+        if (response.status === 404) return "gone";
+        showSize(response.headers.get("X-Log-Size"));
         if (response.status === 200) {
           return response.text().then(function (html) {
             const stick = following;
@@ -91,7 +120,8 @@
         return done;
       }).then(function (done) {
         busy = false;
-        if (done) finish("the run is over; this is all of its output");
+        if (done === "gone") gone();
+        else if (done) finish("the run is over; this is all of its output");
         else schedule();
       }).catch(function () {
         busy = false;
@@ -130,6 +160,11 @@
         });
       });
     }
+
+    // The status poll found the task deleted (from another tab or user): stop asking.
+    document.addEventListener("task-gone", function () {
+      if (viewer.dataset.gone !== "1") gone();
+    });
 
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && pollUrl && viewer.dataset.done !== "1") poll();

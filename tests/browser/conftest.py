@@ -91,3 +91,54 @@ def served_app(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+WIDTHS = (1280, 390)  # a desktop window and a phone held upright
+
+
+def assert_no_sideways_scroll(page) -> None:
+    """The page fits its window: nothing scrolls horizontally (tables scroll in their box)."""
+    page.wait_for_load_state("load")
+    sizes = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
+        " url: location.pathname, wide: Array.from(document.querySelectorAll('body *'))"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".filter(e => !e.closest('.table-wrap, .log, pre, .graph-scroll'))"
+        ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)})"
+    )
+    assert sizes["scroll"] <= sizes["inner"], f"{sizes['url']} scrolls sideways: {sizes}"
+
+
+@pytest.fixture
+def fits():
+    """``fits(page)`` asserts the page does not scroll horizontally at its current width."""
+    return assert_no_sideways_scroll
+
+
+SIDEWAYS_WATCH = """
+(() => {
+  function check() {
+    const root = document.documentElement;
+    if (root && root.scrollWidth > window.innerWidth) {
+      window.__reportSideways(location.pathname + " at " + window.innerWidth + " px: " +
+        root.scrollWidth + " px wide");
+    }
+  }
+  window.addEventListener("load", check);
+  document.addEventListener("htmx:afterSettle", check);
+})();
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_page_scrolls_sideways(request):
+    """Every page any browser test visits is checked on load and after each htmx swap."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    seen: list[str] = []
+    page.context.expose_binding("__reportSideways", lambda _source, where: seen.append(where))
+    page.context.add_init_script(SIDEWAYS_WATCH)
+    yield
+    assert seen == [], f"pages scrolled sideways: {sorted(set(seen))}"

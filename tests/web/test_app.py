@@ -29,7 +29,7 @@ def test_htmx_is_served_from_its_package(client):
 def test_stylesheet_is_served(client):
     with client.get("/static/app.css") as response:
         assert response.status_code == 200
-        assert b"prefers-color-scheme: dark" in response.data
+        assert b"color-scheme: light dark" in response.data  # follows the system by default
 
 
 def test_unknown_page_is_a_404_page_not_a_500(client):

@@ -103,7 +103,9 @@ def test_every_route_but_the_public_ones_needs_a_session_or_token(app, client, v
 
 
 def test_public_routes_are_exactly_login_static_htmx_and_healthz(app, client):
-    assert {"auth.login", "static", "htmx_js", "ops.healthz"} == PUBLIC_ENDPOINTS
+    assert {"auth.login", "static", "htmx_js", "icons_svg", "ops.healthz"} == PUBLIC_ENDPOINTS
+    with client.get("/static/icons.svg") as response:  # the login page's icons too
+        assert response.status_code == 200 and b'<symbol id="stop"' in response.data
     assert client.get("/login").status_code == 200
     assert client.get("/healthz").get_data(as_text=True) == "ok\n"
     with client.get("/static/app.css") as response:

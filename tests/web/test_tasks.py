@@ -63,7 +63,7 @@ def test_task_page_shows_status_history_command_and_who(operator_client, project
     task = new_task(payload="echo out; echo problem >&2; exit 3", description="explains")
     run_to_end("demo", task.task_id)
     html = operator_client.get(f"/projects/demo/tasks/{task.task_id}").get_data(as_text=True)
-    assert "failed" in html and "❌" in html
+    assert "failed" in html and 'icons.svg#failed"' in html
     assert re.search(r"Exit code</dt><dd[^>]*>3<", html)
     assert "echo out; echo problem &gt;&amp;2; exit 3" in html
     assert "explains" in html
@@ -149,7 +149,7 @@ def test_running_task_shows_live_duration_and_stops(operator_client, project, wo
     assert 'class="live-duration" data-since="' in html
     assert "Stop</button>" in html
     listing = operator_client.get("/projects/demo").get_data(as_text=True)
-    assert "data-since=" in listing and "▶" in listing
+    assert "data-since=" in listing and 'icons.svg#running"' in listing
     response = operator_client.post(f"/projects/demo/tasks/{task.task_id}/stop")
     assert response.status_code == 303
     stopped = wait_for(

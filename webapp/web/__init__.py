@@ -21,11 +21,13 @@ from webapp.web import (
     first_start,
     graphs,
     home,
+    icons,
     models,
     notifications,
     ops,
     project_settings,
     projects,
+    reasons,
     rename_preview,
     schedules,
     security,
@@ -72,6 +74,8 @@ def init_app(app: Flask) -> None:
     Htmx(app)  # request.htmx
     first_start.init_app(app)  # after the accounts: the default project
     assets.init_app(app)
+    icons.init_app(app)  # the SVG sprite, served under /static/ too
+    reasons.init_app(app)  # "ended because" in words
     errors.init_app(app)
     dashboard.init_app(app)
     api.init_app(app, csrf)

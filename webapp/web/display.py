@@ -15,29 +15,32 @@ from markupsafe import Markup, escape
 from webapp import limits
 from webapp.engine import TASK_TYPES
 from webapp.orchestration import TERMINAL_STATUSES, UI_STATUSES
+from webapp.web import icons
 
-# terok's lowercase labels; each icon differs in shape, not only in colour.
-STATUS_DISPLAY: dict[str, tuple[str, str]] = {
-    "queued": ("⏳", "queued"),
-    "running": ("▶", "running"),
-    "completed": ("✅", "completed"),
-    "failed": ("❌", "failed"),
-    "cancelled": ("⏹", "cancelled"),
-    "blocked": ("🚧", "blocked"),
-    "deleting": ("🧹", "deleting"),
-    "lost": ("❓", "lost"),
-    "unknown": ("⁇", "unknown"),  # derived on read (seed 000), never stored
+# terok's lowercase labels; each status's icon (webapp/web/icons.py) differs in shape, not
+# only in colour.
+STATUS_DISPLAY: dict[str, str] = {
+    "queued": "queued",
+    "running": "running",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "blocked": "blocked",
+    "deleting": "deleting",
+    "lost": "lost",
+    "unknown": "unknown",  # derived on read (seed 000), never stored
 }
 EXCERPT_CHARS = 80
 _HUMAN = "%Y-%m-%d %H:%M:%S"
 
 
-def status_icon(status: str) -> str:
-    return STATUS_DISPLAY.get(status, ("•", status))[0]
+def status_icon(status: str) -> Markup:
+    """The status's SVG icon (``aria-hidden``: the label beside it is what is read)."""
+    return icons.status_icon(status)
 
 
 def status_label(status: str) -> str:
-    return STATUS_DISPLAY.get(status, ("•", status))[1]
+    return STATUS_DISPLAY.get(status, status)
 
 
 def parse_time(value: object) -> datetime | None:

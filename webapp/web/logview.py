@@ -142,12 +142,15 @@ def ansi_stylesheet() -> str:
 
     light = rules(False, "ansi2html", only_base=False)
     dark = rules(True, "dracula", only_base=True)
+    # Dark when the system is dark (unless the reader chose light), or the reader chose dark.
     return (
         "/* ANSI colours generated from ansi2html's palettes. */\n"
         + "\n".join(light)
         + "\n@media (prefers-color-scheme: dark) {\n"
-        + "\n".join(dark)
+        + "\n".join(":root:not(.theme-light) " + rule for rule in dark)
         + "\n}\n"
+        + "\n".join(":root.theme-dark " + rule for rule in dark)
+        + "\n"
     )
 
 

@@ -23,8 +23,8 @@ from webapp.web import errors
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "htmx_js", "ops.healthz"})
-UNCACHED_EXEMPT = frozenset({"static", "htmx_js"})  # and anything else under /static/
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "htmx_js", "icons_svg", "ops.healthz"})
+UNCACHED_EXEMPT = frozenset({"static", "htmx_js", "icons_svg"})  # and anything else under /static/
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",

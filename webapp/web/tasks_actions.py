@@ -35,7 +35,7 @@ def stop(project_id: str, task_id: str):
     if task.is_terminal:
         flash(f"Task {task_id} {task.status}.", "info")
     else:
-        flash(f"Stop requested for task {task_id}; it ends within the grace period.", "info")
+        flash(f"Stop requested for task {task_id}; it ends within the grace period.", "pending")
     return redirect(task_url(project_id, task_id), 303)
 
 

@@ -133,6 +133,12 @@ def status(project_id: str, task_id: str):
         version = orchestration.task_version(project_id, task_id)
     except LookupError:
         html = render_template("tasks/_gone.html", project_id=project_id, task_id=task_id)
+        try:  # the header counts follow: one task fewer
+            counts = orchestration.counts_by_status(project_id)
+            html += render_template("tasks/_counts.html", oob=True, counts=counts,
+                                    counts_project=project_id)  # fmt: skip
+        except LookupError:
+            pass  # the project went too
         return html, 200, {**NO_STORE, "HX-Trigger": "task-gone"}
     if request.args.get("v") == str(version):
         return "", 204, NO_STORE
