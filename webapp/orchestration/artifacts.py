@@ -13,6 +13,7 @@ from pathlib import Path
 
 from webapp.orchestration import context, logs, workspace
 from webapp.orchestration.archive import ArchivedTask, find_archived_task
+from webapp.orchestration.archive import _load as _load_archive
 from webapp.orchestration.archive import list_archived_tasks as _list_archived
 from webapp.orchestration.errors import InvalidTaskRequest, TaskNotFound
 from webapp.orchestration.projects import check_project_id
@@ -159,7 +160,17 @@ def list_archived_tasks(project_id: str) -> list[ArchivedTask]:
 def get_archived_task(project_id: str, archive_id_or_task_prefix: str) -> ArchivedTask:
     """One archive by folder-name prefix or task ID prefix; errors on ambiguity."""
     check_project_id(project_id)
-    return find_archived_task(context.current().archive_root, project_id, archive_id_or_task_prefix)
+    root = context.current().archive_root
+    exact = archive_id_or_task_prefix.strip()
+    if exact and "/" not in exact and exact not in (".", ".."):  # a full folder name: no scan
+        folder = Path(root, project_id, exact)
+        try:
+            item = _load_archive(folder) if folder.is_dir() else None
+        except (OSError, ValueError):
+            item = None
+        if item is not None:
+            return item
+    return find_archived_task(root, project_id, archive_id_or_task_prefix)
 
 
 def archived_log_path(archived: ArchivedTask, run_no: int | None = None) -> Path:

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 
 from webapp import orchestration
-from webapp.orchestration import logs
+from webapp.orchestration import archive_index, logs
 from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
@@ -24,30 +24,30 @@ lookup.register(bp)
 SEARCH_LIMIT = 200
 
 
-def matches(item, filters) -> bool:
-    """Whether an archived task passes the list's filters (status, type, text)."""
-    if filters.status and (item.status or "") != filters.status:
-        return False
-    if filters.type and (item.type or "") != filters.type:
-        return False
-    if filters.q:
-        needle = filters.q.casefold()
-        haystack = " ".join(
-            str(value or "") for value in (item.task_id, item.name, item.payload_excerpt)
-        )
-        return needle in haystack.casefold() or item.archive_id.casefold().startswith(needle)
-    return True
-
-
 @bp.get("")
 def index(project_id: str):
     project = orchestration.project_get(project_id)
     filters = parse_filters(request.args)
-    items = [i for i in orchestration.list_archived_tasks(project_id) if matches(i, filters)]
-    pager = Pager(filters.page, len(items))
-    shown = items[filters.offset : filters.offset + PAGE_SIZE]
+    page = archive_index.archive_page(
+        project_id,
+        status=filters.status,
+        type=filters.type,
+        search=filters.q,
+        after=filters.after,
+        before=filters.before,
+        last=filters.last,
+        limit=PAGE_SIZE,
+    )
+    pager = Pager(
+        total=page.total,
+        capped=page.total_capped,
+        shown=len(page.items),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+        at_start=not filters.paged,
+    )
     return render_template(
-        "archive/index.html", project=project, items=shown, filters=filters, pager=pager
+        "archive/index.html", project=project, items=page.items, filters=filters, pager=pager
     )
 
 

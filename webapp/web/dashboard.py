@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from webapp.web import (
     archive,
+    bulk,
     display,
     graphs,
     links,
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
         tasks_live.bp,
         tasks_live.ansi_bp,
         archive.bp,
+        bulk.bp,
         graphs.bp,
     ):
         app.register_blueprint(blueprint)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from webapp import orchestration
-from webapp.orchestration import errors
+from webapp.orchestration import errors, task_lists
 from webapp.web import lookup
 from webapp.web.auth import record_audit, require_role
 from webapp.web.forms import ProjectForm, attach_error
-from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
+from webapp.web.listing import PAGE_SIZE, Pager, TaskFilters, parse_filters
 
 bp = Blueprint("projects", __name__)
 lookup.register(bp)
@@ -45,23 +45,46 @@ def create():
     return html, 422
 
 
+def list_query(project_id: str, filters: TaskFilters):
+    """The orchestration's query for the URL's filters (400 naming what was wrong)."""
+    return task_lists.build_query(
+        project_id,
+        status=filters.status,
+        type=filters.type,
+        started_by=filters.started_by,
+        exit_code=filters.exit,
+        workflow=filters.workflow,
+        since=filters.since,
+        until=filters.until,
+        search=filters.q,
+        sort=filters.sort,
+    )
+
+
 def list_context(project_id: str, counts: dict[str, int] | None = None) -> dict:
     """Everything the task list (page and fragments) renders, from the URL's filters."""
     filters = parse_filters(request.args)
     version = orchestration.project_version(project_id)
-    page = orchestration.task_list(
-        project_id,
-        status=filters.status,
-        type=filters.type,
-        search=filters.q,
+    page = task_lists.task_page(
+        list_query(project_id, filters),
+        after=filters.after,
+        before=filters.before,
+        last=filters.last,
         limit=PAGE_SIZE,
-        offset=filters.offset,
+    )
+    pager = Pager(
+        total=page.total,
+        capped=page.total_capped,
+        shown=len(page.items),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+        at_start=not filters.paged,
     )
     return {
         "project_id": project_id,
         "filters": filters,
         "page": page,
-        "pager": Pager(filters.page, page.total),
+        "pager": pager,
         "version": version,
         "counts": orchestration.counts_by_status(project_id) if counts is None else counts,
     }

@@ -22,7 +22,7 @@ from typing import Any
 
 from webapp.engine import Task, TaskExecutor
 from webapp.orchestration import deletion, recovery
-from webapp.orchestration.archive import apply_retention
+from webapp.orchestration.archive_index import apply_archive_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
@@ -184,8 +184,8 @@ class Worker(RunExecution, GraphExecution, Shutdown):
             return
         for project in records.list_projects(self.store.db):
             try:
-                apply_retention(
-                    settings.archive_root, project["id"],
+                apply_archive_retention(
+                    project["id"],
                     max_age_days=settings.archive_max_age_days or None,
                     keep_last=settings.archive_keep_last or None,
                 )  # fmt: skip
