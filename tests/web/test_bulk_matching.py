@@ -23,13 +23,13 @@ def _cancelled(n: int, actor: str) -> list[str]:
     return ids
 
 
-def test_retry_all_matching_across_20_pages_retries_exactly_those(
-    admin_client, project, app
-):
+def test_retry_all_matching_across_20_pages_retries_exactly_those(admin_client, project, app):
     # ~20 s: 1,050 real tasks through the lifecycle, 1,000 of them retried by one request
     alice = _cancelled(1000, "alice")
     bob = _cancelled(50, "bob")
-    queued_by_alice = orchestration.task_new("demo", name="still-queued", payload="true", actor="alice")
+    queued_by_alice = orchestration.task_new(
+        "demo", name="still-queued", payload="true", actor="alice"
+    )
     listing = "/projects/demo?started_by=alice&status=cancelled"
     html = admin_client.get(listing).get_data(as_text=True)
     assert "1,000 matching" in html
