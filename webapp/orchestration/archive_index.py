@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webapp.orchestration import context
+from webapp.orchestration import context, search
 from webapp.orchestration.archive import (
     LOGS_DIR,
     SNAPSHOT_FILE,
@@ -160,6 +160,7 @@ def apply_archive_retention(project_id: str, **limits) -> list[Path]:
         db = context.db()
         with immediate(db):
             archive_index.delete_entries(db, project_id, [p.name for p in removed])
+        search.forget_archives(project_id, [p.name for p in removed])
     return removed
 
 
@@ -183,6 +184,7 @@ def rebuild_archive_index(project_id: str) -> int:
                 row = entry_for(Path(entry.path))
                 if row is not None:
                     rows.append(row)
+                    search.register_archive(project_id, row["task_id"], Path(entry.path))
     db = context.db()
     with immediate(db):
         archive_index.clear_project(db, project_id)

@@ -253,3 +253,11 @@ def m15_archive_index(db: Database) -> None:
     from webapp.store.archive_index import create_tables
 
     create_tables(db)
+
+
+@records_migrations()
+def m15_log_search(db: Database) -> None:
+    """log_files, log_blocks and its FTS5 index: every log, searchable."""
+    from webapp.store.log_search import create_tables
+
+    create_tables(db)

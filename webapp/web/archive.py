@@ -10,6 +10,7 @@ from webapp import orchestration
 from webapp.orchestration import archive_index, logs
 from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
+from webapp.web import search as permalink
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
 from webapp.web.tasks_live import (
     LOG_FRAGMENT_HEADER,
@@ -108,16 +109,21 @@ def log(project_id: str, archive_id: str):
     item = orchestration.get_archived_task(project_id, archive_id)
     offset, max_bytes = window_range()
     query = log_query()
+    run = (request.args.get("run") or "").strip()
+    if run and (not run.isdigit() or not 1 <= int(run) <= 10**6):
+        abort(404, f"Archived task {item.archive_id} has no run {run[:20]!r}.")
     chunk = orchestration.read_archived_log(
-        project_id, item.archive_id, offset=offset, max_bytes=max_bytes
-    )
-    identity = f"archive:{project_id}/{item.archive_id}"
+        project_id, item.archive_id, offset=offset, max_bytes=max_bytes,
+        run_no=int(run) if run else None,
+    )  # fmt: skip
+    identity = f"archive:{project_id}/{item.archive_id}" + (f"/run{run}" if run else "")
     if request.headers.get(LOG_FRAGMENT_HEADER):
         return fragment_response(identity, chunk, query, done=True)
     html = log_cache().render(identity, chunk, query)
     panel = logpanel.build(
         chunk, done=True, html=html, query=query, **archive_urls(project_id, item.archive_id)
     )
+    panel = permalink.mark_line(panel, permalink.requested_line())
     return render_template("archive/log_page.html", project_id=project_id, item=item, log=panel)
 
 

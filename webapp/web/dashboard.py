@@ -13,6 +13,7 @@ from webapp.web import (
     links,
     projects,
     rows,
+    search,
     tasks,
     tasks_actions,
     tasks_live,
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
         tasks_live.ansi_bp,
         archive.bp,
         bulk.bp,
+        search.bp,
         graphs.bp,
     ):
         app.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ from flask import (
 from webapp import orchestration
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
+from webapp.web import search as permalink
 from webapp.web.links import task_links
 from webapp.web.logview import RenderedCache, ansi_stylesheet, render_segments
 
@@ -201,6 +202,7 @@ def log(project_id: str, task_id: str):
         run_no=run_no,
         **log_urls(project_id, task_id, run_no),
     )
+    panel = permalink.mark_line(panel, permalink.requested_line())
     return render_template("tasks/log_page.html", task=task, log=panel)
 
 

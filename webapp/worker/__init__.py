@@ -27,6 +27,7 @@ from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
 from webapp.worker.graphs import GraphDriver, GraphExecution
+from webapp.worker.indexer import LogIndexer
 from webapp.worker.runs import RunExecution, RunningTask, log
 from webapp.worker.shutdown import (
     SHUTDOWN_GRACE,
@@ -66,6 +67,7 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self._ended = False
         self._next_beat = 0.0
         self._next_retention = 0.0
+        self._indexer = LogIndexer(settings)
 
     # -- handlers ------------------------------------------------------------------------------
     def register(self) -> None:
@@ -99,6 +101,7 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self.recover()
         self._thread = threading.Thread(target=self._loop, name=f"{self.id}", daemon=True)
         self._thread.start()
+        self._indexer.start()
         return self
 
     def _loop(self) -> None:
@@ -124,6 +127,7 @@ class Worker(RunExecution, GraphExecution, Shutdown):
             return True
         self._stop_flag.set()
         self._wake.set()
+        self._indexer.stop()
         deadline = time.monotonic() + timeout
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
