@@ -13,12 +13,20 @@ the filter on each row (an index search, never a table scan or a sort of every m
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
-from webapp.store.records import TASK_COLUMNS, _row, _search_rowids, _select, status_counts
+from webapp.store.records import (
+    SEARCH_SET_LIMIT,
+    TASK_COLUMNS,
+    _row,
+    _search_rowids,
+    _select,
+    status_counts,
+)
 
 #: What a user sorts by -> the column.
 SORT_COLUMNS = {
@@ -32,6 +40,7 @@ SORT_COLUMNS = {
 }
 NULLABLE = frozenset({"exit_code"})
 COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = 1_000
 _SELECT = _select("task_records", TASK_COLUMNS)
 
 
@@ -124,7 +133,7 @@ def _filters(db: Database, query: ListQuery) -> tuple[str, list[Any], list[str]]
         where.append("t.task_id >= ? AND t.task_id < ?")
         args.extend([search.lower(), search.lower() + "\uffff"])
     elif search:
-        rowids = _search_rowids(db, search)
+        rowids = search_set(db, search)
         if rowids is None:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append("(t.task_id LIKE ? ESCAPE '\\' OR t.name LIKE ? ESCAPE '\\' "
@@ -134,6 +143,19 @@ def _filters(db: Database, query: ListQuery) -> tuple[str, list[Any], list[str]]
             source = "json_each(?) j CROSS JOIN task_records t ON t.rowid = j.value"
             args.insert(0, json.dumps(rowids))
     return source, args, where
+
+
+_memo = threading.local()
+
+
+def search_set(db: Database, text: str) -> list[int] | None:
+    """``_search_rowids`` remembered while nothing was written (a page and its count run
+    the same full-text query once)."""
+    key = (id(db.conn), text, db.execute("PRAGMA data_version").fetchone()[0],
+           db.conn.total_changes)  # fmt: skip
+    if getattr(_memo, "key", None) != key:
+        _memo.key, _memo.rowids = key, _search_rowids(db, text)
+    return _memo.rowids
 
 
 def _fixed(query: ListQuery) -> bool:
@@ -223,6 +245,14 @@ def count(db: Database, query: ListQuery, cap: int = COUNT_CAP) -> tuple[int, bo
         counts = status_counts(db, plain.project_id)
         total = sum(n for (_, s), n in counts.items() if not query.statuses or s in query.statuses)
         return total, False
+    if query.search and len(query.search) >= 3:
+        rowids = search_set(db, query.search)
+        if rowids is None:  # more matches than the index hands over: say "20,000+"
+            return SEARCH_SET_LIMIT, True
+        if query == ListQuery(query.project_id, search=query.search, sort=query.sort,
+                              descending=query.descending):  # fmt: skip
+            return len(rowids), False
+        cap = min(cap, SEARCH_COUNT_CAP)
     source, args, where = _filters(db, query)
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
     total = db.execute(sql, [*args, cap]).fetchone()[0]
