@@ -22,7 +22,7 @@ ENTRY_COLUMNS = (
 )  # fmt: skip
 FTS_COLUMNS = ["archive_id", "task_id", "name", "payload_excerpt", "description"]
 SEARCH_SET_LIMIT = 20_000
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 def create_tables(db: Database) -> None:

@@ -39,7 +39,7 @@ SORT_COLUMNS = {
     "exit": "exit_code",
 }
 NULLABLE = frozenset({"exit_code"})
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 SEARCH_COUNT_CAP = 1_000
 _SELECT = _select("task_records", TASK_COLUMNS)
 
