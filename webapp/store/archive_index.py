@@ -163,5 +163,5 @@ def count(
         return db.execute(sql, args).fetchone()[0], False
     source, args, where = _filters(db, project_id, status, type, search)
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
-    total = db.execute(sql, [*args, COUNT_CAP]).fetchone()[0]
-    return total, total >= COUNT_CAP
+    total = db.execute(sql, [*args, COUNT_CAP + 1]).fetchone()[0]
+    return min(total, COUNT_CAP), total > COUNT_CAP

@@ -19,14 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from webapp.store.records import (
-    SEARCH_SET_LIMIT,
-    TASK_COLUMNS,
-    _row,
-    _search_rowids,
-    _select,
-    status_counts,
-)
+from webapp.store.records import TASK_COLUMNS, _row, _select, status_counts
 
 #: What a user sorts by -> the column.
 SORT_COLUMNS = {
@@ -41,6 +34,7 @@ SORT_COLUMNS = {
 NULLABLE = frozenset({"exit_code"})
 COUNT_CAP = 1_000
 SEARCH_COUNT_CAP = 1_000
+SEARCH_SET_LIMIT = 2_000
 _SELECT = _select("task_records", TASK_COLUMNS)
 
 
@@ -149,12 +143,18 @@ _memo = threading.local()
 
 
 def search_set(db: Database, text: str) -> list[int] | None:
-    """``_search_rowids`` remembered while nothing was written (a page and its count run
-    the same full-text query once)."""
+    """The rows whose ID, name or command contain ``text`` (3+ characters), from the trigram
+    index; None when there are more than SEARCH_SET_LIMIT (then matches are common and a
+    newest-first scan fills a page after a few thousand rows). Remembered while nothing was
+    written, so a page and its count run the full-text query once."""
     key = (id(db.conn), text, db.execute("PRAGMA data_version").fetchone()[0],
            db.conn.total_changes)  # fmt: skip
     if getattr(_memo, "key", None) != key:
-        _memo.key, _memo.rowids = key, _search_rowids(db, text)
+        phrase = '"' + text.replace('"', '""') + '"'
+        sql = "SELECT rowid FROM task_search WHERE task_search MATCH ? LIMIT ?"
+        rowids = [r[0] for r in db.execute(sql, [phrase, SEARCH_SET_LIMIT + 1]).fetchall()]
+        _memo.key = key
+        _memo.rowids = None if len(rowids) > SEARCH_SET_LIMIT else rowids
     return _memo.rowids
 
 
@@ -247,7 +247,7 @@ def count(db: Database, query: ListQuery, cap: int = COUNT_CAP) -> tuple[int, bo
         return total, False
     if query.search and len(query.search) >= 3:
         rowids = search_set(db, query.search)
-        if rowids is None:  # more matches than the index hands over: say "20,000+"
+        if rowids is None:  # more matches than the index hands over: say "2,000+"
             return SEARCH_SET_LIMIT, True
         if query == ListQuery(query.project_id, search=query.search, sort=query.sort,
                               descending=query.descending):  # fmt: skip
@@ -255,8 +255,8 @@ def count(db: Database, query: ListQuery, cap: int = COUNT_CAP) -> tuple[int, bo
         cap = min(cap, SEARCH_COUNT_CAP)
     source, args, where = _filters(db, query)
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
-    total = db.execute(sql, [*args, cap]).fetchone()[0]
-    return total, total >= cap
+    total = db.execute(sql, [*args, cap + 1]).fetchone()[0]
+    return min(total, cap), total > cap
 
 
 def matching_by_status(
