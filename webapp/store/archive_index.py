@@ -165,3 +165,16 @@ def count(
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
     total = db.execute(sql, [*args, COUNT_CAP + 1]).fetchone()[0]
     return min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def matching_prefix(db: Database, project_id: str, prefix: str, task_prefix: str) -> list[str]:
+    """Archive IDs starting with ``prefix`` or whose task ID starts with ``task_prefix``
+    (at most 2: enough to tell one from several)."""
+    sql = (
+        "SELECT archive_id FROM archive_entries WHERE project_id = ? AND archive_id >= ? "
+        "AND archive_id < ? UNION SELECT archive_id FROM archive_entries WHERE project_id = ? "
+        "AND task_id >= ? AND task_id < ? LIMIT 2"
+    )
+    args = [project_id, prefix, prefix + "\uffff", project_id, task_prefix or "\uffff",
+            (task_prefix or "\uffff") + "\uffff"]  # fmt: skip
+    return [r[0] for r in db.execute(sql, args).fetchall()]
