@@ -94,10 +94,12 @@ def _register_new_runs(db) -> int:
     if not runs:
         return 0
     with immediate(db):
-        for _, project_id, task_id, run_no in runs:
+        for _, project_id, task_id, run_no, finished in runs:
             try:
                 path = artifacts.run_log_path(project_id, task_id, run_no)
             except (ValueError, InvalidTaskRequest):
+                continue
+            if finished and not path.is_file():  # ended without output: nothing to index
                 continue
             log_search.register_file(db, project_id, task_id, run_no, str(path))
         log_search.set_state(db, _RUNS_MARK, runs[-1][0])

@@ -141,7 +141,8 @@ def set_state(db: Database, key: str, value: int) -> None:
 def new_runs(db: Database, after_rowid: int, limit: int) -> list[tuple]:
     """``(rowid, project_id, task_id, run_no, finished)`` of runs added after ``after_rowid``."""
     sql = (
-        "SELECT rowid, project_id, task_id, run_no FROM runs WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        "SELECT rowid, project_id, task_id, run_no, finished_at IS NOT NULL FROM runs "
+        "WHERE rowid > ? ORDER BY rowid LIMIT ?"
     )
     return db.execute(sql, [after_rowid, limit]).fetchall()
 

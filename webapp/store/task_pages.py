@@ -90,14 +90,16 @@ def _lead(query: ListQuery) -> str | None:
     return next((c for c, given in candidates if given), "created_at")
 
 
-def _filters(db: Database, query: ListQuery) -> tuple[str, list[Any], list[str]]:
+def _filters(
+    db: Database, query: ListQuery, *, ordered: bool = True
+) -> tuple[str, list[Any], list[str]]:
     """(source, args, conditions) for the query's filters. Only the lead column's condition
     may use an index (the others carry a unary ``+``), so SQLite always reads the index that
     gives the page's order and checks the other filters on the way."""
     lead = _lead(query)
 
     def col(name: str) -> str:
-        return f"t.{name}" if name == lead else f"+t.{name}"
+        return f"t.{name}" if name == lead or not ordered else f"+t.{name}"
 
     where: list[str] = ["t.project_id = ?"]
     args: list[Any] = [query.project_id]
@@ -113,7 +115,7 @@ def _filters(db: Database, query: ListQuery) -> tuple[str, list[Any], list[str]]
             args.append(value)
     if query.no_exit_code:
         where.append(f"{col('exit_code')} IS NULL")
-    created = "t.created_at" if lead is not None and (
+    created = "t.created_at" if not ordered or lead is not None and (
         SORT_COLUMNS[query.sort] == "created_at" or _fixed(query)
     ) else "+t.created_at"  # fmt: skip
     if query.since:
@@ -253,7 +255,7 @@ def count(db: Database, query: ListQuery, cap: int = COUNT_CAP) -> tuple[int, bo
                               descending=query.descending):  # fmt: skip
             return len(rowids), False
         cap = min(cap, SEARCH_COUNT_CAP)
-    source, args, where = _filters(db, query)
+    source, args, where = _filters(db, query, ordered=False)
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
     total = db.execute(sql, [*args, cap + 1]).fetchone()[0]
     return min(total, cap), total > cap
@@ -264,7 +266,7 @@ def matching_by_status(
 ) -> dict[str, int]:
     """``{status: n}`` of every task the query matches (a bulk action's preview);
     ``plain_only`` leaves out workflow members."""
-    source, args, where = _filters(db, query)
+    source, args, where = _filters(db, query, ordered=False)
     if plain_only:
         where.append("t.graph_id IS NULL")
     sql = f"SELECT t.status, count(*) FROM {source} WHERE {' AND '.join(where)} GROUP BY t.status"
@@ -276,7 +278,7 @@ def matching_ids(
 ) -> list[str]:
     """Every task ID the query matches (optionally only those in ``statuses``, only plain
     tasks), oldest first."""
-    source, args, where = _filters(db, query)
+    source, args, where = _filters(db, query, ordered=False)
     if plain_only:
         where.append("t.graph_id IS NULL")
     if statuses:
