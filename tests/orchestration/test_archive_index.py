@@ -66,3 +66,13 @@ def test_reindex_rebuilds_the_index_from_the_folders(project, settings):
     assert archive_index.rebuild_archive_index("demo") == 2
     page = archive_index.archive_page("demo")
     assert [i.archive_id for i in page.items] == ids[:0:-1] and page.total == 2
+
+
+def test_a_common_search_pages_newest_first_and_says_more(project, monkeypatch):
+    _archived(5)
+    monkeypatch.setattr(store_index, "SEARCH_SET_LIMIT", 2)  # more matches than the index set
+    page = archive_index.archive_page("demo", search="gone", limit=2)
+    assert [i.name for i in page.items] == ["gone-4", "gone-3"]
+    assert (page.total, page.total_capped) == (2, True)
+    rest = archive_index.archive_page("demo", search="gone", limit=2, after=page.next_cursor)
+    assert [i.name for i in rest.items] == ["gone-2", "gone-1"]

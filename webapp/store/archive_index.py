@@ -21,7 +21,7 @@ ENTRY_COLUMNS = (
     "payload_excerpt", "description", "log_bytes", "has_logs",
 )  # fmt: skip
 FTS_COLUMNS = ["archive_id", "task_id", "name", "payload_excerpt", "description"]
-SEARCH_SET_LIMIT = 20_000
+SEARCH_SET_LIMIT = 2_000
 COUNT_CAP = 1_000
 
 
@@ -116,12 +116,24 @@ def _filters(
         args.extend([search.upper(), search.upper() + "\uffff",
                      search.lower(), search.lower() + "\uffff"])  # fmt: skip
     elif search:
-        phrase = '"' + search.replace('"', '""') + '"'
-        sql = "SELECT rowid FROM archive_entries_fts WHERE archive_entries_fts MATCH ? LIMIT ?"
-        rowids = [r[0] for r in db.execute(sql, [phrase, SEARCH_SET_LIMIT]).fetchall()]
-        source = "json_each(?) j CROSS JOIN archive_entries e ON e.rowid = j.value"
-        args.insert(0, json.dumps(rowids))
+        rowids = search_set(db, search)
+        if rowids is None:  # common words: a newest-first scan fills a page quickly
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(" + " OR ".join(f"e.{c} LIKE ? ESCAPE '\\'" for c in FTS_COLUMNS) + ")")
+            args.extend([f"%{escaped}%"] * len(FTS_COLUMNS))
+        else:
+            source = "json_each(?) j CROSS JOIN archive_entries e ON e.rowid = j.value"
+            args.insert(0, json.dumps(rowids))
     return source, args, where
+
+
+def search_set(db: Database, text: str) -> list[int] | None:
+    """Entries whose indexed text contains ``text``, from the trigram index; None when more
+    than SEARCH_SET_LIMIT match."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    sql = "SELECT rowid FROM archive_entries_fts WHERE archive_entries_fts MATCH ? LIMIT ?"
+    rowids = [r[0] for r in db.execute(sql, [phrase, SEARCH_SET_LIMIT + 1]).fetchall()]
+    return None if len(rowids) > SEARCH_SET_LIMIT else rowids
 
 
 def page(
@@ -161,6 +173,8 @@ def count(
             sql += " AND status = ?"
             args.append(status)
         return db.execute(sql, args).fetchone()[0], False
+    if search and len(search) >= 3 and search_set(db, search) is None:
+        return SEARCH_SET_LIMIT, True
     source, args, where = _filters(db, project_id, status, type, search)
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {' AND '.join(where)} LIMIT ?)"
     total = db.execute(sql, [*args, COUNT_CAP + 1]).fetchone()[0]
