@@ -11,6 +11,7 @@ The folders stay the truth: ``rebuild`` makes the index again from them.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from sqlite_utils import Database
@@ -130,10 +131,17 @@ def _filters(
 def search_set(db: Database, text: str) -> list[int] | None:
     """Entries whose indexed text contains ``text``, from the trigram index; None when more
     than SEARCH_SET_LIMIT match."""
-    phrase = '"' + text.replace('"', '""') + '"'
-    sql = "SELECT rowid FROM archive_entries_fts WHERE archive_entries_fts MATCH ? LIMIT ?"
-    rowids = [r[0] for r in db.execute(sql, [phrase, SEARCH_SET_LIMIT + 1]).fetchall()]
-    return None if len(rowids) > SEARCH_SET_LIMIT else rowids
+    key = (id(db.conn), text, SEARCH_SET_LIMIT, db.execute("PRAGMA data_version").fetchone()[0],
+           db.conn.total_changes)  # fmt: skip
+    if getattr(_memo, "key", None) != key:  # a page and its count run the query once
+        phrase = '"' + text.replace('"', '""') + '"'
+        sql = "SELECT rowid FROM archive_entries_fts WHERE archive_entries_fts MATCH ? LIMIT ?"
+        rowids = [r[0] for r in db.execute(sql, [phrase, SEARCH_SET_LIMIT + 1]).fetchall()]
+        _memo.key, _memo.rowids = key, None if len(rowids) > SEARCH_SET_LIMIT else rowids
+    return _memo.rowids
+
+
+_memo = threading.local()
 
 
 def page(
