@@ -190,6 +190,25 @@ def _words(query: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(query)]
 
 
+def _find_line(data: bytes, words: list[bytes]) -> tuple[int, int] | None:
+    """(start, end) of the first line of ``data`` holding every word (lower-case bytes),
+    else of the first holding any; None when no word occurs. Scans bytes, not lines."""
+    lowered = data.lower()
+    first = min((p for w in words if (p := lowered.find(w)) >= 0), default=-1)
+    if first < 0:
+        return None
+    pos = lowered.find(words[0])
+    while pos >= 0:
+        start = lowered.rfind(b"\n", 0, pos) + 1
+        end = lowered.find(b"\n", pos)
+        end = len(lowered) if end < 0 else end
+        if all(w in lowered[start:end] for w in words):
+            return start, end
+        pos = lowered.find(words[0], end)
+    end = lowered.find(b"\n", first)
+    return lowered.rfind(b"\n", 0, first) + 1, len(lowered) if end < 0 else end
+
+
 def _matching_line(block: dict, path: str, words: list[str]) -> tuple[int, int, str]:
     """(line number, byte offset, text) of the first line of the block with every word of
     the query (else any word); read back from the log, so offsets are exact bytes."""
@@ -199,22 +218,14 @@ def _matching_line(block: dict, path: str, words: list[str]) -> tuple[int, int, 
             data = fh.read(block["length"])
     except OSError:
         data = block["text"].encode()
-    lines = data.split(b"\n")
-    best = None
-    for need_all in (True, False):
-        pos = 0
-        for index, raw in enumerate(lines):
-            folded = raw.decode("utf-8", "replace").casefold()
-            found = [w in folded for w in words]
-            if (all(found) if need_all else any(found)) and words:
-                best = (index, pos, raw)
-                break
-            pos += len(raw) + 1
-        if best:
-            break
-    index, pos, raw = best or (0, 0, lines[0] if lines else b"")
-    text = raw.decode("utf-8", "replace").rstrip("\r")
-    return block["line_no"] + index, block["offset"] + pos, text[:LINE_CHARS]
+    found = _find_line(data, [w.encode() for w in words])
+    if found is None:
+        end = data.find(b"\n")
+        found = (0, len(data) if end < 0 else end)
+    start, end = found
+    text = data[start:end].decode("utf-8", "replace").rstrip("\r")
+    line_no = block["line_no"] + data.count(b"\n", 0, start)
+    return line_no, block["offset"] + start, text[:LINE_CHARS]
 
 
 def search_logs(
