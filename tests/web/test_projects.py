@@ -169,3 +169,18 @@ def test_rows_escape_what_users_typed_and_match_the_table_head(operator_client, 
     assert "<b>" not in row
     assert 'title="echo &#34;&lt;b&gt;bold&lt;/b&gt;&#34; &amp; echo &#39;done&#39;' in row
     assert "echo &#34;&lt;b&gt;bold&lt;/b&gt;&#34; &amp; echo &#39;done&#39; …</td>" in row
+
+
+def test_column_headers_sort_and_filters_live_in_the_url(operator_client, project):
+    for name in ("charlie", "alpha", "bravo"):
+        new_task(name)
+    orchestration.task_new("demo", name="delta", payload="true", actor="someone-else")
+    html = operator_client.get("/projects/demo?sort=name").get_data(as_text=True)
+    names = re.findall(r'<td class="name">([^<]+)</td>', html)
+    assert names == ["alpha", "bravo", "charlie", "delta"]
+    assert '<th aria-sort="ascending"><a href="/projects/demo?sort=-name"' in html
+    assert '<th aria-sort="none"><a href="/projects/demo?sort=-type"' in html
+    html = operator_client.get("/projects/demo?sort=-name&started_by=test").get_data(as_text=True)
+    assert re.findall(r'<td class="name">([^<]+)</td>', html) == ["charlie", "bravo", "alpha"]
+    assert 'name="started_by" value="test"' in html
+    assert 'href="/projects/demo?started_by=test&amp;sort=name"' in html  # keeps the filter
