@@ -7,7 +7,7 @@ import re
 
 from webapp import orchestration
 from webapp.accounts import audit
-from webapp.web.auth import accounts_db
+from webapp.web.sessions import accounts_db
 
 
 def row_ids(html: str) -> list[str]:

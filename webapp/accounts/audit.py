@@ -99,6 +99,7 @@ def query(
     *,
     actor: str | None = None,
     action: str | None = None,
+    target: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: int = 50,
@@ -106,7 +107,8 @@ def query(
     before_id: int | None = None,
     after_id: int | None = None,
 ) -> AuditPage:
-    """Entries newest first; ``until`` as a bare date includes that whole day.
+    """Entries newest first; ``until`` as a bare date includes that whole day; ``target``
+    matches itself and what lies under it (project ``demo`` finds task ``demo/k3v8h``).
     ``before_id``/``after_id``: the page older / newer than that entry (keyset)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidAuditFilter(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
@@ -115,6 +117,7 @@ def query(
     filters = {
         "actor": (actor or "").strip().lower() or None,
         "action": (action or "").strip() or None,
+        "target": (target or "").strip() or None,
         "since": parse_moment(since, "since"),
         "until": parse_moment(until, "until", end_of_day=True),
     }

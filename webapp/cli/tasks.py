@@ -16,7 +16,9 @@ from collections.abc import Iterator
 import click
 
 from webapp import orchestration as orch
+from webapp.cli import audit
 from webapp.cli.users import DATA_DIR_OPTION, actor
+from webapp.engine import TASK_TYPES
 
 ACTOR_OPTION = click.option("--as", "acting_as", help="Who to record as the actor.")
 
@@ -58,6 +60,16 @@ def _line(task: orch.TaskMeta) -> str:
 
 
 # -- projects ---------------------------------------------------------------------------------
+def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--env")
+        env[key] = value
+    return env
+
+
 @click.group("project")
 def project() -> None:
     """Create, list and configure projects."""
@@ -75,17 +87,14 @@ def project() -> None:
 def project_create(project_id, name, grace, max_concurrent, git_repo, env_pairs, data_dir,
                    acting_as):  # fmt: skip
     """Create a project."""
-    env = {}
-    for pair in env_pairs:
-        key, eq, value = pair.partition("=")
-        if not eq:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--env")
-        env[key] = value
+    env = parse_env_pairs(env_pairs)
+    who = acting_as or actor()
     with bound(data_dir):
         created = orch.project_create(
             project_id, name=name, shutdown_grace=grace, max_concurrent=max_concurrent,
-            git_repo=git_repo, env=env, actor=acting_as or actor(),
+            git_repo=git_repo, env=env, actor=who,
         )  # fmt: skip
+        audit.record(who, "project.create", created.id, f"name {created.name!r}")
     click.echo(f"Created project {created.id}")
 
 
@@ -110,18 +119,20 @@ def task() -> None:
 @click.argument("payload", nargs=-1, required=True)
 @click.option("--name", help="Default: a generated adjective-noun name.")
 @click.option("--type", "kind", default="bash", show_default=True,
-              type=click.Choice(["bash", "powershell", "prompt", "agent"]))  # fmt: skip
+              type=click.Choice(TASK_TYPES))  # fmt: skip
 @click.option("--timeout", type=float, help="Seconds before the task is killed.")
 @click.option("--description", default="")
 @DATA_DIR_OPTION
 @ACTOR_OPTION
 def task_new(project_id, payload, name, kind, timeout, description, data_dir, acting_as):
     """Queue a task; PAYLOAD is the command (or prompt), joined with spaces."""
+    who = acting_as or actor()
     with bound(data_dir):
         created = orch.task_new(
             project_id, name=name, type=kind, payload=" ".join(payload), timeout=timeout,
-            description=description, actor=acting_as or actor(),
+            description=description, actor=who,
         )  # fmt: skip
+        audit.record(who, "task.create", created.ref, f"{created.type} task {created.name!r}")
     click.echo(f"Created task {created.task_id} ({created.name}) in project {project_id}")
 
 
@@ -178,6 +189,7 @@ def task_stop(words, timeout, wait, data_dir, acting_as):
     with bound(data_dir):
         project_id, task_id, _ = _ref(words)
         meta = orch.task_stop(project_id, task_id, timeout=timeout, actor=acting_as or actor())
+        audit.record(acting_as or actor(), "task.stop", f"{project_id}/{task_id}")
         grace = timeout if timeout is not None else orch.project_get(project_id).shutdown_grace
         pause = threading.Event()
         for _ in range(int((grace + 10) * 10) if wait else 0):
@@ -199,6 +211,7 @@ def task_rename(words, data_dir, acting_as):
         if len(rest) != 1:
             raise click.UsageError("Give exactly one new name (quote it if it has spaces)")
         meta = orch.task_rename(project_id, task_id, rest[0], actor=acting_as or actor())
+        audit.record(acting_as or actor(), "task.rename", f"{project_id}/{task_id}", meta.name)
     click.echo(f"Renamed task {task_id} to {meta.name}")
 
 
@@ -211,6 +224,8 @@ def task_retry(words, data_dir, acting_as):
     with bound(data_dir):
         project_id, task_id, _ = _ref(words)
         meta = orch.task_retry(project_id, task_id, actor=acting_as or actor())
+        audit.record(acting_as or actor(), "task.retry", f"{project_id}/{task_id}",
+                     f"run {meta.run_no}")  # fmt: skip
     click.echo(f"Queued run {meta.run_no} of task {task_id}")
 
 
@@ -223,6 +238,8 @@ def task_delete(words, data_dir, acting_as):
     with bound(data_dir):
         project_id, task_id, _ = _ref(words)
         result = orch.task_delete(project_id, task_id, actor=acting_as or actor())
+        detail = "; ".join(result.warnings) or "archived"
+        audit.record(acting_as or actor(), "task.delete", f"{project_id}/{task_id}", detail)
     for warning in result.warnings:
         click.echo(f"  Warning: {warning}", err=True)
     done = "Deleted task" if not result.warnings else "Deleted task (with warnings)"

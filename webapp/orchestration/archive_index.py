@@ -25,7 +25,7 @@ from webapp.orchestration.archive import (
 )
 from webapp.orchestration.errors import InvalidTaskRequest
 from webapp.orchestration.paths import safe_join
-from webapp.orchestration.projects import check_project_id, project_row
+from webapp.orchestration.projects import check_project_id
 from webapp.orchestration.task_lists import decode_cursor, encode_cursor
 from webapp.store import archive_index
 from webapp.store.db import immediate
@@ -116,8 +116,9 @@ def archive_page(
     last: bool = False,
     limit: int = 50,
 ) -> ArchivePage:
-    """A page of a project's archive from the index (a keyset range, newest first)."""
-    project_row(project_id)
+    """A page of a project's archive from the index (a keyset range, newest first); a
+    deleted project's archive stays readable."""
+    check_project_id(project_id)
     backward = bool(before) or last
     cursor = None
     if before or after:

@@ -6,12 +6,14 @@ import hashlib
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import namer
 
+from webapp.limits import TASK_NAME_MAX_CHARS
 from webapp.orchestration.errors import InvalidTaskName
 
-TASK_NAME_MAX_LEN = 60
+TASK_NAME_MAX_LEN = TASK_NAME_MAX_CHARS  # seed 000's name
 DEFAULT_CATEGORY_COUNT = 3
 
 _OUTSIDE_SLUG = re.compile(r"[^a-z0-9_-]")
@@ -21,10 +23,11 @@ _HYPHEN_RUN = re.compile(r"-{2,}")
 def sanitize_task_name(raw: str | None) -> str | None:
     """Slug a raw name: trim, lowercase, spaces to ``-``, keep ``[a-z0-9_-]``.
 
-    Runs of hyphens collapse to one, trailing hyphens go, the result is cut to 60
-    characters and never ends in a hyphen (also after the cut). A leading hyphen is kept so
-    ``validate_task_name`` can reject it. Tabs and other whitespace are deleted, not turned
-    into hyphens; non-ASCII letters are deleted. An empty result is ``None``.
+    Runs of hyphens collapse to one, trailing hyphens go, the result is cut to
+    ``TASK_NAME_MAX_LEN`` characters and never ends in a hyphen (also after the cut). A
+    leading hyphen is kept so ``validate_task_name`` can reject it. Tabs and other whitespace
+    are deleted, not turned into hyphens; non-ASCII letters are deleted. An empty result is
+    ``None``.
     """
     if raw is None:
         return None
@@ -107,3 +110,41 @@ def generate_task_name(
     if name is None or validate_task_name(name):  # pragma: no cover - namer words are ASCII
         raise InvalidTaskName(f"unique-namer produced an unusable name: {name!r}")
     return name
+
+
+@dataclass(frozen=True)
+class NamePreview:
+    """What a typed task name becomes when saved, and why (for the rename form, as you type)."""
+
+    typed: str
+    name: str | None
+    """The name that would be saved; None when it would be refused."""
+    changes: list[str]
+    """What sanitising did, in words ("spaces became hyphens", ...)."""
+    problem: str | None
+    """Why it would be refused, in words; None when it would be saved."""
+
+
+def preview_task_name(raw: str) -> NamePreview:
+    """``sanitize_task_name`` and ``validate_task_name`` explained, without saving anything."""
+    raw = raw or ""
+    sanitized = sanitize_task_name(raw)
+    problem = validate_task_name(sanitized)
+    text = raw.strip()
+    changes = []
+    if text != raw:
+        changes.append("surrounding spaces were trimmed")
+    if text != text.lower():
+        changes.append("capitals became lowercase")
+    if " " in text:
+        changes.append("spaces became hyphens")
+    removed = sorted({c for c in text.lower().replace(" ", "-") if _OUTSIDE_SLUG.match(c)})
+    if removed:
+        shown = " ".join("tab" if c == "\t" else c for c in removed)
+        changes.append(f"removed what names cannot hold: {shown}")
+    slug = _OUTSIDE_SLUG.sub("", text.lower().replace(" ", "-"))
+    if _HYPHEN_RUN.search(slug):
+        changes.append("repeated hyphens became one")
+    if len(slug.rstrip("-")) > TASK_NAME_MAX_LEN:
+        changes.append(f"cut to {TASK_NAME_MAX_LEN} characters")
+    return NamePreview(raw, None if problem else sanitized, changes, problem)

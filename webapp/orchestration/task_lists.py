@@ -12,17 +12,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from webapp.engine.task import TASK_TYPES
+from webapp.limits import PAGE_SIZE_MAX as MAX_PAGE
+from webapp.limits import SEARCH_MAX_CHARS as MAX_SEARCH_CHARS
 from webapp.orchestration import context
 from webapp.orchestration.errors import InvalidTaskRequest
 from webapp.orchestration.projects import project_row
-from webapp.orchestration.query import (
-    MAX_PAGE,
-    MAX_SEARCH_CHARS,
-    TASK_TYPES,
-    TaskMeta,
-    _statuses,
-    task_meta_from_row,
-)
+from webapp.orchestration.query import TaskMeta, _statuses, task_meta_from_row
 from webapp.store import task_pages
 from webapp.store.task_pages import SORT_COLUMNS, ListQuery
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 
 from webapp import orchestration
-from webapp.orchestration import archive_index, logs
+from webapp.limits import LOG_SEARCH_MAX_MATCHES
+from webapp.orchestration import archive_index, errors, logs
 from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
 from webapp.web import search as permalink
@@ -22,12 +24,32 @@ from webapp.web.tasks_live import (
 
 bp = Blueprint("archive", __name__, url_prefix="/projects/<project_id>/archive")
 lookup.register(bp)
-SEARCH_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class DeletedProject:
+    """Stands in for a deleted project whose archived tasks are still on disk."""
+
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.id} (deleted)"
+
+
+def archive_owner(project_id: str):
+    """The project, or a stand-in while a deleted one left archived tasks behind."""
+    try:
+        return orchestration.project_get(project_id)
+    except errors.ProjectNotFound:
+        if not orchestration.list_archived_tasks(project_id):
+            raise
+        return DeletedProject(project_id)
 
 
 @bp.get("")
 def index(project_id: str):
-    project = orchestration.project_get(project_id)
+    project = archive_owner(project_id)
     filters = parse_filters(request.args)
     page = archive_index.archive_page(
         project_id,
@@ -84,7 +106,7 @@ def show(project_id: str, archive_id: str):
     found = []
     if query:
         path = orchestration.task_archive_logs(project_id, item.archive_id)
-        found = logs.search(path, query, limit=SEARCH_LIMIT) if path else []
+        found = logs.search(path, query, limit=LOG_SEARCH_MAX_MATCHES) if path else []
     html = log_cache().render(f"archive:{project_id}/{item.archive_id}", chunk, query)
     panel = logpanel.build(
         chunk,

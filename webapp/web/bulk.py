@@ -15,9 +15,10 @@ from webapp import orchestration
 from webapp.orchestration import errors, task_lists
 from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
 from webapp.web import deleting, lookup
-from webapp.web.auth import record_audit, require_role, user_can_delete
+from webapp.web.auditing import record_audit
 from webapp.web.listing import parse_filters
 from webapp.web.projects import list_query
+from webapp.web.roles import require_role, user_can_delete
 
 bp = Blueprint("bulk", __name__, url_prefix="/projects/<project_id>/bulk-matching")
 lookup.register(bp)

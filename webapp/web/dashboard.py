@@ -1,23 +1,12 @@
-"""Wires the dashboard (projects, tasks, archive) into the app: blueprints and filters."""
+"""Wires the dashboard's template filters and globals and its rendered-log cache."""
 
 from __future__ import annotations
 
 from flask import Flask
 from markupsafe import Markup
 
-from webapp.web import (
-    archive,
-    bulk,
-    display,
-    graphs,
-    links,
-    projects,
-    rows,
-    search,
-    tasks,
-    tasks_actions,
-    tasks_live,
-)
+from webapp import orchestration
+from webapp.web import display, links, rows, tasks_live
 from webapp.web.logview import RenderedCache, ansi_to_html
 
 
@@ -33,15 +22,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
     app.add_template_global(links.task_links, "task_links")
-    for blueprint in (
-        projects.bp,
-        tasks.bp,
-        tasks_actions.bp,
-        tasks_live.bp,
-        tasks_live.ansi_bp,
-        archive.bp,
-        bulk.bp,
-        search.bp,
-        graphs.bp,
-    ):
-        app.register_blueprint(blueprint)
+    app.add_template_global(orchestration.preview_task_name, "preview_task_name")

@@ -8,10 +8,11 @@ from dataclasses import dataclass, fields, replace
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-from webapp.web.display import STATUSES, TASK_TYPES
+from webapp.engine import TASK_TYPES
+from webapp.limits import SEARCH_MAX_CHARS
+from webapp.orchestration import UI_STATUSES
 
 PAGE_SIZE = 50
-MAX_SEARCH_CHARS = 200
 MAX_VALUE_CHARS = 200
 SORTS = ("created", "id", "name", "type", "status", "started_by", "exit")
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,2000}")
@@ -109,9 +110,9 @@ def parse_sort(args: MultiDict) -> str:
 
 def parse_filters(args: MultiDict) -> TaskFilters:
     """Filters from ``request.args``; unknown values are a 400 naming the allowed ones."""
-    q = (args.get("q") or "").strip()[:MAX_SEARCH_CHARS] or None
+    q = (args.get("q") or "").strip()[:SEARCH_MAX_CHARS] or None
     return TaskFilters(
-        status=parse_choice(args, "status", STATUSES),
+        status=parse_choice(args, "status", UI_STATUSES),
         type=parse_choice(args, "type", TASK_TYPES),
         q=q,
         started_by=_text(args, "started_by"),

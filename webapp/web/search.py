@@ -14,10 +14,12 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 from webapp import orchestration
+from webapp.engine import TASK_TYPES
+from webapp.limits import SEARCH_MAX_CHARS as MAX_SEARCH_CHARS
+from webapp.orchestration import UI_STATUSES as STATUSES
 from webapp.orchestration import archive_index, search, task_lists
 from webapp.web import lookup
-from webapp.web.display import STATUSES, TASK_TYPES
-from webapp.web.listing import MAX_SEARCH_CHARS, parse_choice
+from webapp.web.listing import parse_choice
 
 bp = Blueprint("search", __name__, url_prefix="/projects/<project_id>/search")
 lookup.register(bp)

@@ -1,11 +1,12 @@
-"""API: projects (list, get, create, update) and the audit log."""
+"""API: projects (list, get, create, update, delete) and the audit log."""
 
 from __future__ import annotations
 
 from flask_login import current_user
 
-from webapp import orchestration
+from webapp import limits, orchestration
 from webapp.accounts import audit
+from webapp.orchestration.projects import changed_settings, describe_changes
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
@@ -16,7 +17,8 @@ from webapp.web.api.schemas import (
     PROJECT_UPDATE,
     ref,
 )
-from webapp.web.auth import accounts_db, record_audit
+from webapp.web.auditing import record_audit
+from webapp.web.sessions import accounts_db
 
 PROJECT = {"project": PROJECT_ID}
 
@@ -28,9 +30,13 @@ def project_json(project) -> dict:
 def _settings(body: Body) -> dict:
     """The project settings present in the body, type-checked (orchestration checks values)."""
     readers = {
-        "name": lambda: body.text("name", max_length=200),
-        "shutdown_grace": lambda: body.number("shutdown_grace", maximum=3600),
-        "max_concurrent": lambda: body.integer("max_concurrent", minimum=1, maximum=10_000),
+        "name": lambda: body.text("name", max_length=limits.PROJECT_NAME_MAX_CHARS),
+        "shutdown_grace": lambda: body.number(
+            "shutdown_grace", maximum=limits.PROJECT_GRACE_MAX_SECONDS
+        ),
+        "max_concurrent": lambda: body.integer(
+            "max_concurrent", minimum=1, maximum=limits.PROJECT_MAX_CONCURRENT
+        ),
         "name_categories": lambda: body.strings("name_categories"),
         "git_repo": lambda: body.text("git_repo", max_length=2000),
         "env": lambda: body.mapping("env"),
@@ -88,9 +94,43 @@ def get_project(project: str):
 )
 def update_project(project: str):
     settings = _settings(Body(tuple(PROJECT_FIELDS)))
+    before = orchestration.project_get(project)
     updated = orchestration.project_update(project, actor=current_user.username, **settings)
-    record_audit("project.update", project, ", ".join(sorted(settings)) or "no change")
+    record_audit("project.update", project, describe_changes(changed_settings(before, updated)))
     return project_json(updated)
+
+
+def plan_json(plan) -> dict:
+    return to_json(plan, ("blocked",))
+
+
+@api.route(
+    "/projects/<project>/deletion",
+    role="admin",
+    summary="What deleting the project would do: how many tasks it archives, what blocks it.",
+    response=ref("ProjectDeletePlan"),
+    path_params=PROJECT,
+)
+def project_deletion_plan(project: str):
+    return plan_json(orchestration.project_delete_plan(project))
+
+
+@api.route(
+    "/projects/<project>",
+    "DELETE",
+    role="admin",
+    summary="Delete a project: every task is archived first (409 while any is queued or "
+    "running, naming them).",
+    response=ref("ProjectDeleted"),
+    path_params=PROJECT,
+)
+def delete_project(project: str):
+    result = orchestration.project_delete(project, actor=current_user.username)
+    detail = f"{result.archived} task(s) archived"
+    if result.warnings:
+        detail += "; warnings: " + "; ".join(result.warnings)
+    record_audit("project.delete", project, detail)
+    return to_json(result, ())
 
 
 AUDIT_QUERY = (
@@ -99,6 +139,11 @@ AUDIT_QUERY = (
         "action",
         {"type": "string", "maxLength": 200},
         "One action (task.stop), or every action with a prefix ending in a dot (task.).",
+    ),
+    Param(
+        "target",
+        {"type": "string", "maxLength": 200},
+        "A target and what lies under it (project demo also finds task demo/k3v8h).",
     ),
     Param("since", {"type": "string", "maxLength": 40}, "From this date or date-time (UTC)."),
     Param(
@@ -123,6 +168,7 @@ def list_audit():
         accounts_db(),
         actor=query_text("user"),
         action=query_text("action"),
+        target=query_text("target"),
         since=query_text("since", max_length=40),
         until=query_text("until", max_length=40),
         limit=query_int("limit", 50, minimum=1, maximum=audit.MAX_LIMIT),
