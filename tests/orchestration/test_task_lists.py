@@ -9,6 +9,7 @@ import pytest
 
 from webapp import orchestration as orch
 from webapp.orchestration import task_lists
+from webapp.orchestration.errors import InvalidTaskRequest
 from webapp.store import task_pages
 from webapp.store.records_schema import bulk_insert_task_records
 
@@ -107,9 +108,9 @@ def test_filters_combine(project, settings):
     ],
 )
 def test_bad_list_queries_are_explained(project, kwargs, message):
-    with pytest.raises(orch.InvalidTaskRequest, match=message):
+    with pytest.raises(InvalidTaskRequest, match=message):
         task_lists.build_query("demo", **kwargs)
-    with pytest.raises(orch.InvalidTaskRequest, match="cursor"):
+    with pytest.raises(InvalidTaskRequest, match="cursor"):
         task_lists.task_page(task_lists.build_query("demo"), after="bm90LWEtbGlzdA")
 
 
