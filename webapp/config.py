@@ -41,6 +41,8 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LOCK_SECONDS": 900,
     "WTF_CSRF_TIME_LIMIT": None,
     "TRUSTED_PROXIES": 0,
+    "TASK_NAME_CATEGORIES": None,
+    "LLM_PRICES": None,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -79,6 +81,10 @@ DESCRIPTIONS: dict[str, str] = {
     "session).",
     "TRUSTED_PROXIES": "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
     "headers are trusted (0: none).",
+    "TASK_NAME_CATEGORIES": "unique-namer categories for generated task names of projects that "
+    "set none (none: 3 categories chosen from the project ID).",
+    "LLM_PRICES": "Prices of prompt-task models in USD per million tokens, "
+    '{"model": {"prompt": 0.15, "completion": 0.6}}; a project\'s own table wins.',
 }
 
 INSTANCE_CONFIG_FILE = "config.py"

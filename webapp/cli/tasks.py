@@ -170,12 +170,33 @@ def task_status(words, data_dir):
     click.echo(
         f"  type={meta.type} run={meta.run_no} exit={meta.exit_code} payload={meta.payload!r}"
     )
+    if meta.status_reason:
+        click.echo(f"  why {meta.status}: {meta.status_reason}")
     if meta.error:
         click.echo(f"  error: {meta.error}")
     for step in history:
         before = step.from_status or "-"
         click.echo(f"  {step.at:%Y-%m-%d %H:%M:%S} {step.actor}: {before} -> {step.to_status}"
                    + (f" ({step.reason})" if step.reason else ""))  # fmt: skip
+
+
+@task.command("shell")
+@click.argument("words", nargs=-1)
+@click.option("--print", "print_only", is_flag=True, help="Print the command instead.")
+@DATA_DIR_OPTION
+def task_shell(words, print_only, data_dir):
+    """Open a shell in a task's workspace with its environment (seed 000's task login)."""
+    import shlex
+
+    from webapp.orchestration.login import get_login_command
+
+    with bound(data_dir):
+        project_id, task_id, _ = _ref(words)
+        command = get_login_command(project_id, task_id)
+    if print_only:
+        click.echo(shlex.join(command))
+        return
+    os.execvp(command[0], command)
 
 
 @task.command("stop")

@@ -50,6 +50,7 @@ from webapp.orchestration.lifecycle import (
     task_stop,
     update_task_exit_code,
 )
+from webapp.orchestration.login import get_login_command, task_login
 from webapp.orchestration.naming import (
     TASK_NAME_MAX_LEN,
     NamePreview,
@@ -108,6 +109,7 @@ __all__ = [
     "generate_task_name",
     "get_all_task_states",
     "get_archived_task",
+    "get_login_command",
     "get_task_meta",
     "get_tasks",
     "get_workspace_git_diff",
@@ -145,6 +147,7 @@ __all__ = [
     "task_detail",
     "task_history",
     "task_list",
+    "task_login",
     "task_log_path",
     "task_new",
     "task_rename",

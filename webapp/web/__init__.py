@@ -22,6 +22,7 @@ from webapp.web import (
     first_start,
     graphs,
     home,
+    models,
     ops,
     project_settings,
     projects,
@@ -30,6 +31,7 @@ from webapp.web import (
     security,
     sessions,
     signin,
+    task_diff,
     tasks,
     tasks_actions,
     tasks_live,
@@ -53,6 +55,8 @@ BLUEPRINTS = (
     bulk.bp,
     search.bp,
     graphs.bp,
+    task_diff.bp,
+    models.bp,
     api.bp,
 )
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest
 from webapp.engine import TASK_TYPES
 from webapp.limits import SEARCH_MAX_CHARS
 from webapp.orchestration import UI_STATUSES
+from webapp.orchestration.llm import USAGE_SORTS
 
 PAGE_SIZE = 50
 MAX_VALUE_CHARS = 200
@@ -40,6 +41,14 @@ class TaskFilters:
     after: str | None = None
     before: str | None = None
     last: bool = False
+    page: int = 1
+    """A page number: only the usage sort (tokens, cost) pages by number."""
+    usage_sort: str | None = None
+    """Order by the current run's tokens or cost (see ``llm.USAGE_SORTS``)."""
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * PAGE_SIZE
 
     @property
     def active(self) -> bool:
@@ -53,13 +62,15 @@ class TaskFilters:
     def args(self, **changes) -> dict[str, str | int]:
         """Query arguments for a link to this list with ``changes`` applied; defaults left out.
         A change of filter or sort goes back to the first page unless it names a cursor."""
-        if not any(k in changes for k in _PAGING):
-            changes = {"after": None, "before": None, "last": False, **changes}
+        if not any(k in changes for k in (*_PAGING, "page")):
+            changes = {"after": None, "before": None, "last": False, "page": 1, **changes}
         chosen = replace(self, **changes)
         out: dict[str, str | int] = {}
         for field in fields(chosen):
             value = getattr(chosen, field.name)
             if field.name == "sort" and value == "-created":
+                continue
+            if field.name == "page" and value == 1:
                 continue
             if value:
                 out[_URL_NAMES.get(field.name, field.name)] = 1 if value is True else value
@@ -70,11 +81,11 @@ class TaskFilters:
         current = self.sort.lstrip("-")
         descending = self.sort.startswith("-")
         new = column if current == column and descending else f"-{column}"
-        return self.args(sort=new)
+        return self.args(sort=new, usage_sort=None)
 
     def sort_state(self, column: str) -> str:
         """``aria-sort`` of a column header."""
-        if self.sort.lstrip("-") != column:
+        if self.usage_sort or self.sort.lstrip("-") != column:
             return "none"
         return "descending" if self.sort.startswith("-") else "ascending"
 
@@ -101,6 +112,13 @@ def _text(args: MultiDict, key: str) -> str | None:
     return (args.get(key) or "").strip()[:MAX_VALUE_CHARS] or None
 
 
+def parse_page(args: MultiDict) -> int:
+    raw = (args.get("page") or "1").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        raise BadRequest(f"Page {raw[:20]!r} is not a page number; pages start at 1.")
+    return int(raw)
+
+
 def parse_sort(args: MultiDict) -> str:
     raw = (args.get("sort") or "-created").strip()
     if raw.lstrip("-") not in SORTS:
@@ -124,6 +142,8 @@ def parse_filters(args: MultiDict) -> TaskFilters:
         after=_matching(args, "after", _CURSOR, "a page cursor from this list"),
         before=_matching(args, "before", _CURSOR, "a page cursor from this list"),
         last=(args.get("last") or "") in ("1", "true"),
+        page=parse_page(args),
+        usage_sort=parse_choice(args, "usage_sort", USAGE_SORTS),
     )
 
 
@@ -137,6 +157,8 @@ class Pager:
     next_cursor: str | None
     prev_cursor: str | None
     at_start: bool
+    numbered: bool = False
+    """Cursors are page numbers (the usage sort)."""
 
     @property
     def has_next(self) -> bool:
