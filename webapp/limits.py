@@ -47,6 +47,8 @@ SEARCH_MAX_CHARS = 200
 LIST_PAGE_MAX = 1_000_000
 #: Items in one page of an API list (tasks, audit entries).
 PAGE_SIZE_MAX = 500
+#: Tasks one "all matching" bulk action may act on.
+BULK_MATCHING_MAX_TASKS = 10_000
 #: Tasks one bulk action (stop, retry, delete) may name.
 BULK_MAX_TASKS = 500
 #: Log lines one tail request may ask for.

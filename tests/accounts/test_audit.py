@@ -52,6 +52,16 @@ def test_pages(entries):
     assert [e.action for e in second.items] == ["task.create"]
 
 
+def test_keyset_pages_read_older_and_newer_than_an_entry(entries):
+    first = audit.query(entries, limit=3)
+    older = audit.query(entries, limit=3, before_id=first.items[-1].id)
+    assert older.items == audit.query(entries, limit=3, offset=3).items
+    newer = audit.query(entries, limit=3, after_id=older.items[0].id)
+    assert newer.items == first.items  # newest first on every page
+    filtered = audit.query(entries, action="task.", limit=1, before_id=first.items[0].id)
+    assert all(e.action.startswith("task.") and e.id < first.items[0].id for e in filtered.items)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -82,7 +82,7 @@ def test_the_picture_zooms_and_fits_inside_its_box_at_390_px(served, page):
     graph = orchestration.graph_new("demo", definition, actor="operator")
     login(page, served)
     page.goto(f"{served}/projects/demo/graphs/{graph.graph_id}")
-    svg = page.locator("#graph-picture svg")
+    svg = page.locator("#graph-picture svg[role=img]")
     full = svg.get_attribute("data-full")
     expect(svg).to_have_attribute("viewBox", full)
     page.click("[data-zoom=in]")

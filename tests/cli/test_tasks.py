@@ -59,6 +59,8 @@ def test_the_whole_lifecycle_from_a_shell(cli):
     archived = cli("archive", "list", "demo").output
     assert f"#{task_id}: renamed [status=completed; exit=0]" in archived
     assert cli("archive", "logs", "demo", task_id).output.startswith("from-the-cli\n")
+    assert "demo: 1 archived task indexed" in cli("archive", "reindex").output
+    assert "demo: 1 archived task indexed" in cli("archive", "reindex", "demo").output
     assert "No tasks found" in cli("task", "list", "demo").output
 
 

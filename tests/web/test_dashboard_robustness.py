@@ -25,8 +25,12 @@ PAGES = [
     "/projects/{p}/archive",
     "/projects/{p}/archive/{t}",
     "/projects/{p}/archive/{t}/log",
+    "/projects/{p}/search",
+    "/projects/{p}/bulk-matching",
 ]
-ARGS = ["status", "type", "q", "page", "offset", "end", "run", "v", "project_id", "task_id"]
+ARGS = ["status", "type", "q", "page", "offset", "end", "run", "v", "project_id", "task_id",
+        "sort", "after", "before", "last", "exit", "from", "to", "line", "in", "action",
+        "started_by", "workflow"]  # fmt: skip
 SETTINGS = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -37,7 +37,8 @@ def nodes(html: str) -> dict[str, str]:
 
 def geometry(html: str) -> str:
     """The picture without what a status changes (classes, status texts, tooltips)."""
-    svg = html[html.index("<svg") : html.index("</svg>")]
+    start = html.index("<svg", html.index('id="graph-picture"'))  # not an icon before it
+    svg = html[start : html.index("</svg>", start)]
     svg = re.sub(r'(class="node-detail">)[^<]*', r"\1", svg)
     svg = re.sub(r"<title>.*?</title>", "", svg)
     return re.sub(r'class="(node|edge)[^"]*"|data-status="\w+"', "", svg)

@@ -109,20 +109,28 @@ def test_bad_filter_values_are_400_naming_the_choices(operator_client, project):
     response = operator_client.get("/projects/demo?status=sleeping")
     assert response.status_code == 400
     assert "queued" in response.get_data(as_text=True)
-    assert operator_client.get("/projects/demo?page=0").status_code == 400
-    assert operator_client.get("/projects/demo?page=abc").status_code == 400
+    for bad in ("sort=colour", "exit=abc", "from=yesterday", "after=%21%21", "after=abc"):
+        response = operator_client.get(f"/projects/demo?{bad}")
+        assert response.status_code == 400, bad
+    assert "sort by one of" in operator_client.get("/projects/demo?sort=x").get_data(as_text=True)
 
 
 def test_pagination_keeps_the_filters(operator_client, project):
     for n in range(55):
         new_task(f"t{n}", "echo x")
     html = operator_client.get("/projects/demo?type=bash").get_data(as_text=True)
-    assert len(row_ids(html)) == 50
-    assert "1–50 of 55" in html
-    assert 'href="/projects/demo?type=bash&amp;page=2"' in html
-    html = operator_client.get("/projects/demo?type=bash&page=2").get_data(as_text=True)
-    assert len(row_ids(html)) == 5 and "51–55 of 55" in html
-    assert 'href="/projects/demo?type=bash"' in html  # back to the first page
+    first = row_ids(html)
+    assert len(first) == 50 and "55 matching" in html
+    next_url = re.search(r'rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "type=bash" in next_url and "after=" in next_url
+    html = operator_client.get(next_url).get_data(as_text=True)
+    second = row_ids(html)
+    assert len(second) == 5 and not set(first) & set(second)
+    assert 'rel="first" href="/projects/demo?type=bash"' in html  # back to the first page
+    last = operator_client.get("/projects/demo?type=bash&last=1").get_data(as_text=True)
+    assert row_ids(last) == (first + second)[-50:]  # the oldest 50
+    prev = re.search(r'rel="prev" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert row_ids(operator_client.get(prev).get_data(as_text=True)) == first
 
 
 def test_rows_poll_is_204_until_something_changes(operator_client, project):
@@ -161,3 +169,18 @@ def test_rows_escape_what_users_typed_and_match_the_table_head(operator_client, 
     assert "<b>" not in row
     assert 'title="echo &#34;&lt;b&gt;bold&lt;/b&gt;&#34; &amp; echo &#39;done&#39;' in row
     assert "echo &#34;&lt;b&gt;bold&lt;/b&gt;&#34; &amp; echo &#39;done&#39; …</td>" in row
+
+
+def test_column_headers_sort_and_filters_live_in_the_url(operator_client, project):
+    for name in ("charlie", "alpha", "bravo"):
+        new_task(name)
+    orchestration.task_new("demo", name="delta", payload="true", actor="someone-else")
+    html = operator_client.get("/projects/demo?sort=name").get_data(as_text=True)
+    names = re.findall(r'<td class="name">([^<]+)</td>', html)
+    assert names == ["alpha", "bravo", "charlie", "delta"]
+    assert '<th aria-sort="ascending"><a href="/projects/demo?sort=-name"' in html
+    assert '<th aria-sort="none"><a href="/projects/demo?sort=-type"' in html
+    html = operator_client.get("/projects/demo?sort=-name&started_by=test").get_data(as_text=True)
+    assert re.findall(r'<td class="name">([^<]+)</td>', html) == ["charlie", "bravo", "alpha"]
+    assert 'name="started_by" value="test"' in html
+    assert 'href="/projects/demo?started_by=test&amp;sort=name"' in html  # keeps the filter

@@ -105,9 +105,12 @@ def query(
     until: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    before_id: int | None = None,
+    after_id: int | None = None,
 ) -> AuditPage:
     """Entries newest first; ``until`` as a bare date includes that whole day; ``target``
-    matches itself and what lies under it (project ``demo`` finds task ``demo/k3v8h``)."""
+    matches itself and what lies under it (project ``demo`` finds task ``demo/k3v8h``).
+    ``before_id``/``after_id``: the page older / newer than that entry (keyset)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidAuditFilter(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     if not 0 <= offset <= MAX_OFFSET:
@@ -119,7 +122,8 @@ def query(
         "since": parse_moment(since, "since"),
         "until": parse_moment(until, "until", end_of_day=True),
     }
-    rows, total = store.query_audit(db, filters, limit=limit, offset=offset)
+    rows, total = store.query_audit(db, filters, limit=limit, offset=offset,
+                                    before_id=before_id, after_id=after_id)  # fmt: skip
     return AuditPage([AuditEntry(**row) for row in rows], total, limit, offset)
 
 

@@ -321,6 +321,22 @@ def archive_list(project_id, data_dir):
         click.echo("No archived tasks found")
 
 
+@archive.command("reindex")
+@click.argument("project_id", required=False)
+@DATA_DIR_OPTION
+def archive_reindex(project_id, data_dir):
+    """Rebuild the archive list's index from the archive folders (all projects by default)."""
+    from webapp.orchestration import archive_index
+
+    with bound(data_dir):
+        projects = [project_id] if project_id else archive_index.archived_projects()
+        for project in projects:
+            count = archive_index.rebuild_archive_index(project)
+            click.echo(f"{project}: {count} archived task{'' if count == 1 else 's'} indexed")
+    if not projects:
+        click.echo("No archives found")
+
+
 @archive.command("logs")
 @click.argument("project_id")
 @click.argument("archive_id")

@@ -14,10 +14,12 @@ from pathlib import Path
 from webapp.limits import LOG_TAIL_MAX_LINES
 from webapp.orchestration import context, logs, workspace
 from webapp.orchestration.archive import ArchivedTask, find_archived_task
+from webapp.orchestration.archive import _load as _load_archive
 from webapp.orchestration.archive import list_archived_tasks as _list_archived
 from webapp.orchestration.errors import ArchiveNotFound, InvalidTaskRequest, TaskNotFound
+from webapp.orchestration.identity import normalize_task_id_input
 from webapp.orchestration.projects import check_project_id
-from webapp.store import records
+from webapp.store import archive_index, records
 
 LOGS_DIR = "logs"
 
@@ -177,7 +179,33 @@ def list_archived_tasks(project_id: str) -> list[ArchivedTask]:
 def get_archived_task(project_id: str, archive_id_or_task_prefix: str) -> ArchivedTask:
     """One archive by folder-name prefix or task ID prefix; errors on ambiguity."""
     check_project_id(project_id)
-    return find_archived_task(context.current().archive_root, project_id, archive_id_or_task_prefix)
+    root = context.current().archive_root
+    exact = archive_id_or_task_prefix.strip()
+    if exact and "/" not in exact and exact not in (".", ".."):  # a full folder name: no scan
+        folder = Path(root, project_id, exact)
+        try:
+            item = _load_archive(folder) if folder.is_dir() else None
+        except (OSError, ValueError):
+            item = None
+        if item is not None:
+            return item
+        unique = _unique_indexed(project_id, exact)
+        if unique is not None:
+            return unique
+    return find_archived_task(root, project_id, archive_id_or_task_prefix)
+
+
+def _unique_indexed(project_id: str, prefix: str) -> ArchivedTask | None:
+    """The one archive a prefix names, found in the index (None: none, several, or not
+    indexed; then the folders decide, with their messages)."""
+    task_prefix = normalize_task_id_input(prefix)
+    found = archive_index.matching_prefix(context.db(), project_id, prefix, task_prefix)
+    if len(found) != 1:
+        return None
+    try:
+        return _load_archive(Path(context.current().archive_root, project_id, found[0]))
+    except (OSError, ValueError):
+        return None
 
 
 def archived_log_path(archived: ArchivedTask, run_no: int | None = None) -> Path:

@@ -15,7 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from webapp.orchestration import artifacts, context, recovery, workspace
+from webapp.orchestration import (
+    archive_index,
+    artifacts,
+    context,
+    recovery,
+    search,
+    workspace,
+)
 from webapp.orchestration.archive import archive_task
 from webapp.orchestration.errors import ArchiveIncomplete, TaskNotFound, TaskStateConflict
 from webapp.orchestration.lifecycle import _record, _request_stop, _transaction
@@ -125,6 +132,7 @@ def _snapshot(row: dict[str, Any], actor: str) -> dict[str, Any]:
 def _archive(row: dict[str, Any], actor: str, warnings: list[str]) -> Path | None:
     project_id, task_id = row["project_id"], row["task_id"]
     if row["archived_to"] and Path(row["archived_to"]).is_dir():
+        _index(project_id, task_id, Path(row["archived_to"]), warnings)
         return Path(row["archived_to"])
     settings = context.current()
     try:
@@ -146,7 +154,19 @@ def _archive(row: dict[str, Any], actor: str, warnings: list[str]) -> Path | Non
     with _transaction() as db:
         records.update_task_record(db, project_id, task_id, {"archived_to": str(target)},
                                    bump=False)  # fmt: skip
+    _index(project_id, task_id, target, warnings)
     return target
+
+
+def _index(project_id: str, task_id: str, target: Path, warnings: list[str]) -> None:
+    """Put the archive in the archive list's index (``webapp archive reindex`` repairs it)."""
+    try:
+        archive_index.index_folder(target)
+        search.on_archived(project_id, task_id, target)
+    except Exception as exc:
+        log.exception("indexing the archive %s failed", target)
+        warnings.append(f"The archive was written but not indexed ({exc}); "
+                        "run 'webapp archive reindex' to list it")  # fmt: skip
 
 
 def task_delete(project_id: str, task_id: str, *, actor: str = "system") -> TaskDeleteResult:

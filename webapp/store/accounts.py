@@ -232,15 +232,30 @@ def _audit_where(filters: dict) -> tuple[str, list]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def query_audit(db: Database, filters: dict, *, limit: int, offset: int) -> tuple[list, int]:
-    """Entries matching ``filters`` (actor, action or "prefix.", since, until), newest first."""
+def query_audit(
+    db: Database, filters: dict, *, limit: int, offset: int,
+    before_id: int | None = None, after_id: int | None = None,
+) -> tuple[list, int]:  # fmt: skip
+    """Entries matching ``filters`` (actor, action or "prefix.", since, until), newest first.
+
+    ``before_id``/``after_id`` page by key (the entries older / newer than that one): a
+    range of the primary key, so the last page costs what the first does.
+    """
     where, params = _audit_where(filters)
     total = db.execute(f"SELECT count(*) FROM audit_log{where}", params).fetchone()[0]
-    rows = db.query(
-        f"SELECT * FROM audit_log{where} ORDER BY id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    )
-    return list(rows), total
+    key, order = [], "DESC"
+    if before_id is not None:
+        key, order = ["id < ?", before_id], "DESC"
+    elif after_id is not None:
+        key, order = ["id > ?", after_id], "ASC"
+    if key:
+        joiner = " AND " if where else " WHERE "
+        where, params = f"{where}{joiner}{key[0]}", [*params, key[1]]
+    rows = list(db.query(
+        f"SELECT * FROM audit_log{where} ORDER BY id {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset if not key else 0],
+    ))  # fmt: skip
+    return (rows[::-1] if order == "ASC" else rows), total
 
 
 def audit_actions(db: Database) -> list[str]:

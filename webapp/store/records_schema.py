@@ -298,3 +298,29 @@ def m14_saved_workflows(db: Database) -> None:
     if "workflow_version" not in graphs.columns_dict:
         graphs.add_column("workflow_version", int)
     graphs.create_index(["workflow_id", "created_at"], if_not_exists=True)
+
+
+@records_migrations()
+def m15_list_indexes(db: Database) -> None:
+    """The task list sorts by name, starter or exit code and filters by starter, exit code
+    or workflow: one index each, ending in the default order, for keyset pages."""
+    for column in ("name", "created_by", "exit_code", "graph_id"):
+        db["task_records"].create_index(
+            ["project_id", column, "created_at", "task_id"], if_not_exists=True
+        )
+
+
+@records_migrations()
+def m15_archive_index(db: Database) -> None:
+    """archive_entries (one row per archive folder), its counts and full-text index."""
+    from webapp.store.archive_index import create_tables
+
+    create_tables(db)
+
+
+@records_migrations()
+def m15_log_search(db: Database) -> None:
+    """log_files, log_blocks and its FTS5 index: every log, searchable."""
+    from webapp.store.log_search import create_tables
+
+    create_tables(db)

@@ -153,6 +153,8 @@ def audit_index():
     filters = {key: args.get(key, "").strip()[:200] for key in keys}
     offset = args.get("offset", "0")
     offset = int(offset) if offset.isdigit() and len(offset) < 10 else 0
+    keys = {name: args.get(name, "") for name in ("before", "after")}
+    keys = {k: int(v) if v.isdigit() and len(v) < 19 else None for k, v in keys.items()}
     db = accounts_db()
     error, page = None, None
     try:
@@ -165,12 +167,15 @@ def audit_index():
             until=filters["until"],
             limit=AUDIT_PAGE,
             offset=offset,
+            before_id=keys["before"],
+            after_id=keys["after"],
         )
     except AccountError as exc:
         error = str(exc)
     page_html = render_template(
         "admin/audit.html",
         page=page,
+        paged=bool(offset or keys["before"] or keys["after"]),
         filters=filters,
         error=error,
         actions=audit.actions(db),

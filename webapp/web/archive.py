@@ -9,9 +9,10 @@ from flask import Blueprint, abort, render_template, request, send_file, url_for
 
 from webapp import orchestration
 from webapp.limits import LOG_SEARCH_MAX_MATCHES
-from webapp.orchestration import errors, logs
+from webapp.orchestration import archive_index, errors, logs
 from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
+from webapp.web import search as permalink
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
 from webapp.web.tasks_live import (
     LOG_FRAGMENT_HEADER,
@@ -46,30 +47,30 @@ def archive_owner(project_id: str):
         return DeletedProject(project_id)
 
 
-def matches(item, filters) -> bool:
-    """Whether an archived task passes the list's filters (status, type, text)."""
-    if filters.status and (item.status or "") != filters.status:
-        return False
-    if filters.type and (item.type or "") != filters.type:
-        return False
-    if filters.q:
-        needle = filters.q.casefold()
-        haystack = " ".join(
-            str(value or "") for value in (item.task_id, item.name, item.payload_excerpt)
-        )
-        return needle in haystack.casefold() or item.archive_id.casefold().startswith(needle)
-    return True
-
-
 @bp.get("")
 def index(project_id: str):
     project = archive_owner(project_id)
     filters = parse_filters(request.args)
-    items = [i for i in orchestration.list_archived_tasks(project_id) if matches(i, filters)]
-    pager = Pager(filters.page, len(items))
-    shown = items[filters.offset : filters.offset + PAGE_SIZE]
+    page = archive_index.archive_page(
+        project_id,
+        status=filters.status,
+        type=filters.type,
+        search=filters.q,
+        after=filters.after,
+        before=filters.before,
+        last=filters.last,
+        limit=PAGE_SIZE,
+    )
+    pager = Pager(
+        total=page.total,
+        capped=page.total_capped,
+        shown=len(page.items),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+        at_start=not filters.paged,
+    )
     return render_template(
-        "archive/index.html", project=project, items=shown, filters=filters, pager=pager
+        "archive/index.html", project=project, items=page.items, filters=filters, pager=pager
     )
 
 
@@ -130,16 +131,21 @@ def log(project_id: str, archive_id: str):
     item = orchestration.get_archived_task(project_id, archive_id)
     offset, max_bytes = window_range()
     query = log_query()
+    run = (request.args.get("run") or "").strip()
+    if run and (not run.isdigit() or not 1 <= int(run) <= 10**6):
+        abort(404, f"Archived task {item.archive_id} has no run {run[:20]!r}.")
     chunk = orchestration.read_archived_log(
-        project_id, item.archive_id, offset=offset, max_bytes=max_bytes
-    )
-    identity = f"archive:{project_id}/{item.archive_id}"
+        project_id, item.archive_id, offset=offset, max_bytes=max_bytes,
+        run_no=int(run) if run else None,
+    )  # fmt: skip
+    identity = f"archive:{project_id}/{item.archive_id}" + (f"/run{run}" if run else "")
     if request.headers.get(LOG_FRAGMENT_HEADER):
         return fragment_response(identity, chunk, query, done=True)
     html = log_cache().render(identity, chunk, query)
     panel = logpanel.build(
         chunk, done=True, html=html, query=query, **archive_urls(project_id, item.archive_id)
     )
+    panel = permalink.mark_line(panel, permalink.requested_line())
     return render_template("archive/log_page.html", project_id=project_id, item=item, log=panel)
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from webapp.web import graph_picture
-from webapp.web.display import format_duration, status_icon, status_label
+from webapp.web.display import format_duration, status_label
+from webapp.web.icons import status_glyph
 
 GROUP_PAGE = 50
 ROWS_PAGE = 50
@@ -105,7 +106,7 @@ def picture_context(
     nodes = graph_picture.views(
         graph, layout, task_url=task_url or f"{base}/tasks/", group_url="?group=",
         label=status_label,
-        icon=status_icon, duration=_finished_duration,
+        icon=status_glyph, duration=_finished_duration,
     )  # fmt: skip
     by_node = {view.node.node_id: view for view in nodes}
     present = {task.task_id for task in graph.members}

@@ -1,9 +1,9 @@
-"""List filters and pagination read from (and written back to) the URL's query string."""
+"""List filters, sort and keyset cursors read from (and written back to) the URL's query string."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from math import ceil
+import re
+from dataclasses import dataclass, fields, replace
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
@@ -14,16 +14,34 @@ from webapp.orchestration import UI_STATUSES
 from webapp.orchestration.llm import USAGE_SORTS
 
 PAGE_SIZE = 50
+SORTS = ("created", "id", "name", "type", "status", "started_by", "exit")
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,2000}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EXIT = re.compile(r"-?\d{1,9}|none")
+
+#: URL names of the fields, where they differ (``from``/``to`` are Python keywords).
+_URL_NAMES = {"since": "from", "until": "to"}
+_PAGING = ("after", "before", "last")
 
 
 @dataclass(frozen=True)
 class TaskFilters:
-    """What the user asked the task list to show; every field lives in the URL."""
+    """What the user asked a list to show; every field lives in the URL."""
 
     status: str | None = None
     type: str | None = None
     q: str | None = None
+    started_by: str | None = None
+    exit: str | None = None
+    workflow: str | None = None
+    since: str | None = None
+    until: str | None = None
+    sort: str = "-created"
+    after: str | None = None
+    before: str | None = None
+    last: bool = False
     page: int = 1
+    """A page number: only the usage sort (tokens, cost) pages by number."""
     usage_sort: str | None = None
     """Order by the current run's tokens or cost (see ``llm.USAGE_SORTS``)."""
 
@@ -33,19 +51,42 @@ class TaskFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.type or self.q)
+        return bool(self.status or self.type or self.q or self.started_by or self.exit
+                    or self.workflow or self.since or self.until)  # fmt: skip
+
+    @property
+    def paged(self) -> bool:
+        return bool(self.after or self.before or self.last)
 
     def args(self, **changes) -> dict[str, str | int]:
-        """Query arguments for a link to this list with ``changes`` applied; defaults left out."""
+        """Query arguments for a link to this list with ``changes`` applied; defaults left out.
+        A change of filter or sort goes back to the first page unless it names a cursor."""
+        if not any(k in changes for k in (*_PAGING, "page")):
+            changes = {"after": None, "before": None, "last": False, "page": 1, **changes}
         chosen = replace(self, **changes)
         out: dict[str, str | int] = {}
-        for key in ("status", "type", "q", "usage_sort"):
-            value = getattr(chosen, key)
+        for field in fields(chosen):
+            value = getattr(chosen, field.name)
+            if field.name == "sort" and value == "-created":
+                continue
+            if field.name == "page" and value == 1:
+                continue
             if value:
-                out[key] = value
-        if chosen.page != 1:
-            out["page"] = chosen.page
+                out[_URL_NAMES.get(field.name, field.name)] = 1 if value is True else value
         return out
+
+    def sort_args(self, column: str) -> dict[str, str | int]:
+        """A column header's link: sort by it (descending first), or flip its direction."""
+        current = self.sort.lstrip("-")
+        descending = self.sort.startswith("-")
+        new = column if current == column and descending else f"-{column}"
+        return self.args(sort=new, usage_sort=None)
+
+    def sort_state(self, column: str) -> str:
+        """``aria-sort`` of a column header."""
+        if self.usage_sort or self.sort.lstrip("-") != column:
+            return "none"
+        return "descending" if self.sort.startswith("-") else "ascending"
 
 
 def parse_choice(args: MultiDict, key: str, allowed: tuple[str, ...]) -> str | None:
@@ -57,11 +98,31 @@ def parse_choice(args: MultiDict, key: str, allowed: tuple[str, ...]) -> str | N
     return value
 
 
+def _matching(args: MultiDict, key: str, pattern: re.Pattern, what: str) -> str | None:
+    value = (args.get(key) or "").strip()
+    if not value:
+        return None
+    if not pattern.fullmatch(value):
+        raise BadRequest(f"{key} must be {what}, got {value[:40]!r}.")
+    return value
+
+
+def _text(args: MultiDict, key: str) -> str | None:
+    return (args.get(key) or "").strip()[:SEARCH_MAX_CHARS] or None
+
+
 def parse_page(args: MultiDict) -> int:
     raw = (args.get("page") or "1").strip()
     if not raw.isdigit() or not 1 <= int(raw) <= LIST_PAGE_MAX:
-        raise BadRequest(f"Page {raw!r} is not a page number; pages start at 1.")
+        raise BadRequest(f"Page {raw[:20]!r} is not a page number; pages start at 1.")
     return int(raw)
+
+
+def parse_sort(args: MultiDict) -> str:
+    raw = (args.get("sort") or "-created").strip()
+    if raw.lstrip("-") not in SORTS:
+        raise BadRequest(f"Unknown sort {raw!r}; sort by one of: {', '.join(SORTS)}.")
+    return raw
 
 
 def parse_filters(args: MultiDict) -> TaskFilters:
@@ -71,6 +132,15 @@ def parse_filters(args: MultiDict) -> TaskFilters:
         status=parse_choice(args, "status", UI_STATUSES),
         type=parse_choice(args, "type", TASK_TYPES),
         q=q,
+        started_by=_text(args, "started_by"),
+        exit=_matching(args, "exit", _EXIT, "a whole number or 'none'"),
+        workflow=_text(args, "workflow"),
+        since=_matching(args, "from", _DATE, "a date like 2026-03-05"),
+        until=_matching(args, "to", _DATE, "a date like 2026-03-05"),
+        sort=parse_sort(args),
+        after=_matching(args, "after", _CURSOR, "a page cursor from this list"),
+        before=_matching(args, "before", _CURSOR, "a page cursor from this list"),
+        last=(args.get("last") or "") in ("1", "true"),
         page=parse_page(args),
         usage_sort=parse_choice(args, "usage_sort", USAGE_SORTS),
     )
@@ -78,28 +148,25 @@ def parse_filters(args: MultiDict) -> TaskFilters:
 
 @dataclass(frozen=True)
 class Pager:
-    """Numbers for a pagination bar."""
+    """What a pagination bar shows for a keyset page."""
 
-    page: int
     total: int
-    page_size: int = PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.page_size))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
+    capped: bool
+    shown: int
+    next_cursor: str | None
+    prev_cursor: str | None
+    at_start: bool
+    numbered: bool = False
+    """Cursors are page numbers (the usage sort)."""
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.next_cursor is not None
 
     @property
-    def first_row(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.page_size + 1
+    def has_prev(self) -> bool:
+        return self.prev_cursor is not None
 
     @property
-    def last_row(self) -> int:
-        return min(self.total, self.page * self.page_size)
+    def total_text(self) -> str:
+        return f"{self.total:,}+" if self.capped else f"{self.total:,}"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from webapp import orchestration
-from webapp.orchestration import errors, llm
+from webapp.orchestration import errors, llm, task_lists
 from webapp.web import lookup, usage_columns
 from webapp.web.auditing import record_audit
 from webapp.web.forms import ProjectForm, attach_error
-from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
+from webapp.web.listing import PAGE_SIZE, Pager, TaskFilters, parse_filters
 from webapp.web.roles import require_role
 
 bp = Blueprint("projects", __name__)
@@ -48,27 +46,74 @@ def create():
     return html, 422
 
 
+def list_query(project_id: str, filters: TaskFilters):
+    """The orchestration's query for the URL's filters (400 naming what was wrong)."""
+    return task_lists.build_query(
+        project_id,
+        status=filters.status,
+        type=filters.type,
+        started_by=filters.started_by,
+        exit_code=filters.exit,
+        workflow=filters.workflow,
+        since=filters.since,
+        until=filters.until,
+        search=filters.q,
+        sort=filters.sort,
+    )
+
+
 def list_context(project_id: str, counts: dict[str, int] | None = None) -> dict:
     """Everything the task list (page and fragments) renders, from the URL's filters."""
     filters = parse_filters(request.args)
     version = orchestration.project_version(project_id)
-    read = orchestration.task_list
-    if filters.usage_sort:
-        read = partial(llm.task_list_by_usage, sort=filters.usage_sort)
-    page = read(
-        project_id,
-        status=filters.status,
-        type=filters.type,
-        search=filters.q,
+    if filters.usage_sort:  # tokens or cost: pages by number (see llm.task_list_by_usage)
+        return _usage_context(project_id, filters, version, counts)
+    page = task_lists.task_page(
+        list_query(project_id, filters),
+        after=filters.after,
+        before=filters.before,
+        last=filters.last,
         limit=PAGE_SIZE,
-        offset=filters.offset,
+    )
+    pager = Pager(
+        total=page.total,
+        capped=page.total_capped,
+        shown=len(page.items),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+        at_start=not filters.paged,
     )
     return {
         **usage_columns.context(project_id, page.items),
         "project_id": project_id,
         "filters": filters,
         "page": page,
-        "pager": Pager(filters.page, page.total),
+        "pager": pager,
+        "version": version,
+        "counts": orchestration.counts_by_status(project_id) if counts is None else counts,
+    }
+
+
+def _usage_context(project_id: str, filters: TaskFilters, version, counts) -> dict:
+    page = llm.task_list_by_usage(
+        project_id, filters.usage_sort, status=filters.status, type=filters.type,
+        search=filters.q, limit=PAGE_SIZE, offset=filters.offset,
+    )  # fmt: skip
+    pager = Pager(
+        total=page.total,
+        capped=page.total_capped,
+        shown=len(page.items),
+        next_cursor=str(filters.page + 1) if page.has_next else None,
+        prev_cursor=str(filters.page - 1) if filters.page > 1 else None,
+        at_start=filters.page == 1,
+        numbered=True,
+    )
+    return {
+        **usage_columns.context(project_id, page.items),
+        "project_id": project_id,
+        "filters": filters,
+        "page": page,
+        "pager": pager,
         "version": version,
         "counts": orchestration.counts_by_status(project_id) if counts is None else counts,
     }

@@ -19,6 +19,7 @@ from webapp.engine import MODEL_TASK_TYPES
 from webapp.limits import LOG_SEARCH_MAX_MATCHES, SEARCH_MAX_CHARS
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
+from webapp.web import search as permalink
 from webapp.web.links import task_links
 from webapp.web.logview import RenderedCache, ansi_stylesheet, render_segments
 
@@ -208,6 +209,7 @@ def log(project_id: str, task_id: str):
         run_no=run_no,
         **log_urls(project_id, task_id, run_no),
     )
+    panel = permalink.mark_line(panel, permalink.requested_line())
     return render_template("tasks/log_page.html", task=task, log=panel)
 
 

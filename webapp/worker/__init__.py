@@ -22,12 +22,13 @@ from typing import Any
 
 from webapp.engine import Task, TaskExecutor
 from webapp.orchestration import deletion, recovery
-from webapp.orchestration.archive import apply_retention
+from webapp.orchestration.archive_index import apply_archive_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
 from webapp.worker.automation import AutomationLoop
 from webapp.worker.graphs import GraphDriver, GraphExecution
+from webapp.worker.indexer import LogIndexer
 from webapp.worker.runs import RunExecution, RunningTask, log
 from webapp.worker.shutdown import (
     SHUTDOWN_GRACE,
@@ -68,6 +69,7 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self._next_beat = 0.0
         self._next_retention = 0.0
         self.automation = AutomationLoop(settings)
+        self._indexer = LogIndexer(settings)
 
     # -- handlers ------------------------------------------------------------------------------
     def register(self) -> None:
@@ -102,6 +104,7 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self._thread = threading.Thread(target=self._loop, name=f"{self.id}", daemon=True)
         self._thread.start()
         self.automation.start()
+        self._indexer.start()
         return self
 
     def _loop(self) -> None:
@@ -128,6 +131,7 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self._stop_flag.set()
         self._wake.set()
         self.automation.stop()
+        self._indexer.stop()
         deadline = time.monotonic() + timeout
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
@@ -188,8 +192,8 @@ class Worker(RunExecution, GraphExecution, Shutdown):
             return
         for project in records.list_projects(self.store.db):
             try:
-                apply_retention(
-                    settings.archive_root, project["id"],
+                apply_archive_retention(
+                    project["id"],
                     max_age_days=settings.archive_max_age_days or None,
                     keep_last=settings.archive_keep_last or None,
                 )  # fmt: skip
