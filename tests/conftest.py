@@ -210,3 +210,13 @@ def bytes_read(monkeypatch):
         return counts
 
     return watch
+
+
+@pytest.fixture(autouse=True)
+def _no_run_left_behind(tmp_path):
+    """Runs outlive their workers under supervisors: whatever a test left running under its
+    folder is stopped when it ends (even when it failed)."""
+    yield
+    from webapp.worker.backends import local
+
+    local.end_supervised_runs(tmp_path)

@@ -12,8 +12,7 @@ import pytest
 
 from webapp import orchestration as orch
 from webapp.orchestration import recovery
-from webapp.store import records
-from webapp.worker import Worker
+from webapp.worker.backends import local
 
 
 def _start_worker(settings, threads: int) -> subprocess.Popen:
@@ -76,51 +75,36 @@ def _sleepers(marker: str) -> list[int]:
     return [pid for pid in found if recovery.process_start(pid) is not None]
 
 
-def test_kill_9_then_a_fresh_start_marks_running_tasks_lost(settings, tmp_path, until):
-    # ~3 s: a worker process is killed with SIGKILL while running 5 sleeps.
-    orch.project_create("other")
-    done = orch.task_new("other", payload="echo done")
-    earlier = Worker(settings, threads=1)
-    earlier.run_once()
-    until(lambda: orch.get_task_meta("other", done.task_id).status == "completed")
-    assert earlier.stop(timeout=15)
+def test_kill_9_mid_run_then_a_restart_reattaches_every_task(settings, tmp_path, until):
+    # ~10 s: 50 tasks of `sleep 3; echo done` run; every worker process gets SIGKILL.
     orch.project_create("demo")
-    marker = str(secrets.randbelow(90000) + 10000)  # digits: "sleep 300.<i><marker>" is valid
-    sleeps = [orch.task_new("demo", payload=f"sleep 300.{i}{marker}") for i in range(5)]
-    proc = _start_worker(settings, 5)
-    groups = []
+    ran = tmp_path / "ran.txt"
+    tasks = [orch.task_new("demo", payload=f"echo $WEBAPP_TASK_ID >> {ran}; sleep 3; echo done")
+             for _ in range(50)]  # fmt: skip
+    procs = [_start_worker(settings, 25), _start_worker(settings, 25)]
     try:
-        until(lambda: orch.counts_by_status("demo")["running"] == 5, timeout=20)
-        until(lambda: len(_sleepers(marker)) == 5, timeout=10)
-        db = settings.store.db
-        groups = until(
-            lambda: all(g := [records.get_run(db, t.run_id)["pgid"] for t in sleeps]) and g
-        )
-        proc.kill()  # SIGKILL: no cleanup of any kind
-        proc.wait(timeout=10)
-        assert len(_sleepers(marker)) == 5  # the orphans outlive their worker
-        queued = orch.task_new("other", payload="echo later")
-        before = [orch.get_task_meta("other", t.task_id) for t in (done, queued)]
-        histories = [orch.task_history("other", t.task_id) for t in (done, queued)]
-
-        lost = Worker(settings).recover()  # what a fresh start does first
-
-        assert sorted(run["run_id"] for run in lost) == sorted(t.run_id for t in sleeps)
-        for task in sleeps:
-            meta = orch.get_task_meta("demo", task.task_id)
-            assert (meta.status, meta.termination_reason) == ("lost", "lost")
-            assert "is gone" in meta.error
-        until(lambda: not _sleepers(marker), timeout=15)
-        assert all(not recovery.group_pids(pgid) for pgid in groups)
-        assert [orch.get_task_meta("other", t.task_id) for t in (done, queued)] == before
-        assert [orch.task_history("other", t.task_id) for t in (done, queued)] == histories
+        until(lambda: orch.counts_by_status("demo")["running"] == 50, timeout=60)
+        run_ids = [orch.get_task_meta("demo", t.task_id).run_id for t in tasks]
+        states = [settings.tasks_root / "demo" / t.task_id / "runs" / "1.json" for t in tasks]
+        until(lambda: all(path.exists() for path in states), timeout=60)  # all 50 started
+        for proc in procs:
+            proc.kill()  # SIGKILL: no cleanup of any kind
+        for proc in procs:
+            proc.wait(timeout=10)
+        procs.append(_start_worker(settings, 4))  # the restart
+        until(lambda: orch.counts_by_status("demo")["completed"] == 50, timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _stop(proc)
-        for pgid in groups:
-            if pgid and recovery.group_pids(pgid):
-                os.killpg(pgid, signal.SIGKILL)
+        for proc in procs:
+            _stop(proc)
+    counts = orch.counts_by_status("demo")
+    assert (counts["lost"], counts["failed"]) == (0, 0)
+    for task in tasks:
+        meta = orch.get_task_meta("demo", task.task_id)
+        assert (meta.exit_code, meta.runs) == (0, 1)
+        log = orch.read_task_log("demo", task.task_id).text
+        assert log.startswith("done\n") and "[webapp] exited with code 0" in log, log
+    assert sorted(ran.read_text().split()) == sorted(t.task_id for t in tasks)  # none twice
+    assert not local.run_processes(run_ids)  # no process of any run is left
 
 
 @pytest.mark.parametrize("reused", [True, False])
@@ -143,8 +127,8 @@ def test_processes_of_a_run_are_found_by_their_run_id_even_unrecorded():
     env = {**os.environ, recovery.RUN_ENV: run_id}
     proc = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
     try:
-        assert recovery.run_processes([run_id, "another"]) == {run_id: [proc.pid]}
-        assert recovery.kill_run_processes([run_id]) == 1
+        assert local.run_processes([run_id, "another"]) == {run_id: [proc.pid]}
+        assert local.kill_run_processes([run_id]) == 1
         assert proc.wait(timeout=5) == -signal.SIGKILL
     finally:
         proc.kill()
