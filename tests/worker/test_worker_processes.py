@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -15,8 +17,9 @@ from webapp.orchestration import recovery
 from webapp.worker.backends import local
 
 
-def _start_worker(settings, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "WEBAPP_WORKER_POLL_INTERVAL": "0.05", "WEBAPP_WORKER_LOST_AFTER": "5"}
+def _start_worker(settings, threads: int, extra: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "WEBAPP_WORKER_POLL_INTERVAL": "0.05", "WEBAPP_WORKER_LOST_AFTER": "5",
+           **(extra or {})}  # fmt: skip
     argv = [sys.executable, "-m", "webapp.cli", "worker", "--threads", str(threads),
             "--data-dir", str(settings.data_dir)]  # fmt: skip
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -133,3 +136,34 @@ def test_processes_of_a_run_are_found_by_their_run_id_even_unrecorded():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_long_write_lock_marks_no_running_task_lost(settings, tmp_path, until):
+    # ~10 s: two worker processes; another connection holds the write lock for 6 s, far
+    # longer than WORKER_LOST_AFTER (1 s): heartbeats stall, yet no live worker is reaped.
+    orch.project_create("demo")
+    gate = tmp_path / "gate"
+    tasks = [orch.task_new("demo", payload=f"while [ ! -f {gate} ]; do sleep 0.05; done; echo ok")
+             for _ in range(6)]  # fmt: skip
+    env = {"WEBAPP_WORKER_LOST_AFTER": "1", "WEBAPP_WORKER_HEARTBEAT_INTERVAL": "0.2"}
+    procs = [_start_worker(settings, 3, env), _start_worker(settings, 3, env)]
+    try:
+        until(lambda: orch.counts_by_status("demo")["running"] == 6, timeout=60)
+        holder = sqlite3.connect(settings.database, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            held = threading.Event()
+            held.wait(3.0)  # the workers' heartbeats wait behind the lock
+            gate.touch()  # the tasks end while the lock is held: their ends wait too
+            held.wait(3.0)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        until(lambda: orch.counts_by_status("demo")["completed"] == 6, timeout=60)
+    finally:
+        outputs = [_stop(proc) for proc in procs]
+    counts = orch.counts_by_status("demo")
+    assert (counts["lost"], counts["completed"]) == (0, 6), outputs
+    reaped = settings.store.db.execute("SELECT count(*) FROM workers WHERE reaped_at IS NOT NULL")
+    assert reaped.fetchone()[0] == 0
+    assert all(orch.get_task_meta("demo", t.task_id).exit_code == 0 for t in tasks)

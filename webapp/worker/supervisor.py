@@ -1,8 +1,10 @@
 """The run supervisor: one process per run that owns the run's whole process tree.
 
-A worker process starts one *fork server* (``python -m webapp.worker.supervisor FD``, a
-single-threaded interpreter, once) and hands it one socket per run; the fork server forks a
-supervisor for it, which costs a fork instead of a fresh interpreter. The supervisor:
+A worker process starts one *fork server* (this file, loaded by path into a bare
+``python -S``: a small single-threaded interpreter, once) and hands it one socket per run;
+the fork server forks a supervisor for it, which costs a fork of a small process instead of
+a fresh interpreter. It imports nothing of webapp but the log writer (loaded by path too:
+its module needs only the standard library). The supervisor:
 
 - leaves the worker's session (``setsid``), so killing the worker or its process group
   never kills a run, and makes itself a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``),
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import selectors
@@ -101,8 +104,6 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as fh:
         json.dump(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -183,9 +184,9 @@ class Supervisor:
         self.tails[stream].add(data)
         try:
             if self.log is None:
-                from webapp.orchestration.logs import LogWriter
-
-                self.log = LogWriter(self.request["log_path"], cap_bytes=self.request["cap_bytes"])
+                self.log = _log_writer()(
+                    self.request["log_path"], cap_bytes=self.request["cap_bytes"]
+                )
             self.log.write(data, stream)
         except (OSError, ValueError):
             self.log_failed = True
@@ -407,6 +408,7 @@ def serve(control: socket.socket) -> int:
     """Fork one supervisor per socket received on ``control``; return when it closes."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors are never waited for
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which closes us
+    gc.freeze()  # a forked supervisor's collections never touch (and copy) the server's pages
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 16, 4)
@@ -421,6 +423,7 @@ def serve(control: socket.socket) -> int:
             if pid == 0:
                 code = 1
                 try:
+                    gc.disable()  # a short life with few objects: no collection needed
                     control.close()
                     code = supervise(socket.socket(fileno=fd))
                 finally:
@@ -428,7 +431,33 @@ def serve(control: socket.socket) -> int:
             os.close(fd)
 
 
+_LOG_WRITER: Any = None
+
+
+def _log_writer() -> Any:
+    """The LogWriter class (preloaded by the fork server; imported when run in-process)."""
+    global _LOG_WRITER
+    if _LOG_WRITER is None:
+        from webapp.orchestration.logs import LogWriter
+
+        _LOG_WRITER = LogWriter
+    return _LOG_WRITER
+
+
+def load_by_path(name: str, path: str) -> Any:
+    """Import one module from its file, without its package (the fork server stays small)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The fork server's entry point: ``main([control socket fd])``."""
+    """The fork server's entry point: ``main([control socket fd, path of the log module])``."""
+    global _LOG_WRITER
     argv = sys.argv[1:] if argv is None else argv
+    _LOG_WRITER = load_by_path("webapp_run_logs", argv[1]).LogWriter
     sys.exit(serve(socket.socket(fileno=int(argv[0]))))
