@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import time
 
 import pytest
 
+import webapp.store.db as db_module
 from webapp import orchestration as orch
 from webapp.orchestration.status import derive_status
 from webapp.store import records, workers
@@ -311,3 +313,27 @@ def test_the_app_starts_its_own_worker_when_enabled(tmp_path, until):
         assert worker.stop(timeout=15)
     off = {"TESTING": True, "DATA_DIR": str(tmp_path / "off"), "SECRET_KEY": "x"}
     assert "webapp.worker" not in create_app({**off, "WORKER_ENABLED": False}).extensions
+
+
+def test_an_end_the_database_refused_is_written_once_it_takes_writes(
+    project, make_worker, until, status, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)  # the worker's threads give up fast
+    gate = tmp_path / "gate"
+    task = orch.task_new("demo", payload=f"while [ ! -f {gate} ]; do sleep 0.05; done; echo ok")
+    worker = make_worker(start=True)
+    until(lambda: status(task) == "running")
+    holder = sqlite3.connect(orch.current().database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a locked database: every write fails meanwhile
+        gate.touch()
+        until(lambda: any(run_id == task.run_id and isinstance(exc, sqlite3.OperationalError)
+                          for run_id, exc in list(worker.executor.persistence_errors)))  # fmt: skip
+        assert task.run_id in worker._unwritten  # kept, not lost
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    until(lambda: status(task) == "completed")
+    meta = orch.get_task_meta("demo", task.task_id)
+    assert (meta.exit_code, meta.runs) == (0, 1)
+    assert not worker._unwritten

@@ -167,3 +167,37 @@ def test_a_long_write_lock_marks_no_running_task_lost(settings, tmp_path, until)
     reaped = settings.store.db.execute("SELECT count(*) FROM workers WHERE reaped_at IS NOT NULL")
     assert reaped.fetchone()[0] == 0
     assert all(orch.get_task_meta("demo", t.task_id).exit_code == 0 for t in tasks)
+
+
+def test_a_workflow_killed_mid_member_shows_it_as_lost_run_1_and_run_2(settings, until):
+    # ~8 s: a worker process running a workflow member gets SIGKILL; a restart resumes it.
+    orch.project_create("demo", shutdown_grace=1.0)
+    graph = orch.graph_new("demo", {"tasks": [
+        {"key": "first", "payload": "echo first"},
+        {"key": "slow", "after": ["first"],
+         "payload": "echo slow starts; [ -f once ] || { touch once; sleep 300; }; echo slow ends"},
+    ]})  # fmt: skip
+    first, slow = (m.task_id for m in graph.members)
+    proc = _start_worker(settings, 2)
+    procs = [proc]
+    try:
+        until(lambda: orch.get_task_meta("demo", slow).status == "running", timeout=60)
+        run_1 = orch.get_task_meta("demo", slow).run_id
+        until(lambda: local.run_processes([run_1]), timeout=30)
+        proc.kill()
+        proc.wait(timeout=10)
+        procs.append(_start_worker(settings, 2))  # the restart
+        until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed", timeout=60)
+    finally:
+        for each in procs:
+            _stop(each)
+    meta = orch.get_task_meta("demo", slow)
+    assert (meta.status, meta.runs, meta.run_no) == ("completed", 2, 2)
+    runs = orch.task_runs("demo", slow)
+    assert [(r.run_no, r.termination_reason) for r in runs][:1] == [(1, "lost")]
+    assert runs[-1].run_no == 2 and runs[-1].exit_code == 0
+    assert orch.read_task_log("demo", slow, run_no=1).text.startswith("slow starts\n")
+    second = orch.read_task_log("demo", slow, run_no=2).text
+    assert second.startswith("slow starts\nslow ends\n")
+    assert orch.get_task_meta("demo", first).runs == 1  # done members stay done
+    assert not local.run_processes([run_1])
