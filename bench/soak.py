@@ -212,7 +212,7 @@ def main() -> int:
     print(f"{args.clients} clients for {args.minutes:g} min against 2 gunicorn workers while "
           f"{STREAMING} tasks stream logs")  # fmt: skip
     print(f"requests: {len(flat)} ({len(flat) / elapsed:.1f}/s), errors: {errors}, "
-          f"p50 {statistics.median(times) * 1000:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
+          f"p50 {statistics.median(times or [0.0]) * 1000:.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
     print("RSS (MiB)          " + "".join(f"{when:>14}" for when in rss))
     for name in pids:
         print(f"{name:<19}" + "".join(f"{rss[when][name]:14.1f}" for when in rss))

@@ -445,19 +445,27 @@ def _log_writer() -> Any:
 
 
 def load_by_path(name: str, path: str) -> Any:
-    """Import one module from its file, without its package (the fork server stays small)."""
-    import importlib.util
+    """Import one module from its file without running its packages' ``__init__`` (the
+    fork server stays small): each parent package becomes a bare module whose ``__path__``
+    is its folder, so the module's own absolute imports of siblings still work."""
+    import importlib
+    import types
 
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    folder = Path(path).parent
+    parts = name.split(".")
+    for depth in range(len(parts) - 1, 0, -1):
+        package = ".".join(parts[:depth])
+        if package not in sys.modules:
+            stub = types.ModuleType(package)
+            stub.__path__ = [str(folder)]
+            sys.modules[package] = stub
+        folder = folder.parent
+    return importlib.import_module(name)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The fork server's entry point: ``main([control socket fd, path of the log module])``."""
+    """The fork server's entry point: ``main([control socket fd, log writer module, its file])``."""
     global _LOG_WRITER
     argv = sys.argv[1:] if argv is None else argv
-    _LOG_WRITER = load_by_path("webapp_run_logs", argv[1]).LogWriter
+    _LOG_WRITER = load_by_path(argv[1], argv[2]).LogWriter
     sys.exit(serve(socket.socket(fileno=int(argv[0]))))

@@ -29,7 +29,7 @@ from typing import Any
 
 from webapp.engine.context import TaskContext
 from webapp.engine.errors import TaskCancelled, TaskExecutionError, TaskTimeoutError
-from webapp.orchestration import logs
+from webapp.orchestration.logs import writer
 from webapp.worker import supervisor as sup
 
 RUNS_DIR = "runs"
@@ -147,7 +147,7 @@ class LocalBackend:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._server = subprocess.Popen(
             [sys.executable, "-S", "-c", _FORK_SERVER, sup.__file__, str(theirs.fileno()),
-             logs.__file__],
+             writer.__name__, writer.__file__],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
         )  # fmt: skip
         theirs.close()
