@@ -168,6 +168,7 @@ class Supervisor:
         self.grace = float(request.get("grace", 10.0))
         self.keep_daemons = bool(request.get("keep_daemons"))
         self.log = None
+        self.log_error: str | None = None
         self.tails = {
             "stdout": _Tail(int(request.get("keep_bytes", 65536))),
             "stderr": _Tail(int(request.get("keep_bytes", 65536))),
@@ -188,8 +189,8 @@ class Supervisor:
                     self.request["log_path"], cap_bytes=self.request["cap_bytes"]
                 )
             self.log.write(data, stream)
-        except (OSError, ValueError):
-            self.log_failed = True
+        except (OSError, ValueError) as exc:
+            self.log_error = self.log_error or str(exc)  # reported in the final state
 
     def _send(self, kind: bytes, payload: dict[str, Any]) -> None:
         if self.conn is None:
@@ -365,6 +366,7 @@ class Supervisor:
             "error": getattr(self, "error", None), "stdout": self.tails["stdout"].text(),
             "stderr": self.tails["stderr"].text(),
             "log_truncated": bool(self.log is not None and self.log.truncated),
+            "log_error": self.log_error,
         })  # fmt: skip
         with contextlib.suppress(OSError):
             write_state(self.state_path, self.state)

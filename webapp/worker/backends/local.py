@@ -205,9 +205,14 @@ def run_supervised(
     request: dict[str, Any],
     *,
     on_spawn: Callable[[TaskContext, dict[str, Any]], object] | None = None,
+    on_exit: Callable[[TaskContext, dict[str, Any]], object] | None = None,
     detached: Callable[[], bool] = lambda: False,
 ) -> subprocess.CompletedProcess:
-    """Run ``argv`` under a supervisor and wait for its end (or until ``detached()``)."""
+    """Run ``argv`` under a supervisor and wait for its end (or until ``detached()``).
+
+    ``on_spawn(context, state)`` learns the supervisor's and the command's processes,
+    ``on_exit(context, state)`` the supervisor's final state before the outcome is raised
+    or returned."""
     request = {**request, "argv": list(argv), "run_id": context.id, "timeout": context.timeout}
     conn = backend.start(request)
     conn.settimeout(_POLL)
@@ -246,6 +251,8 @@ def run_supervised(
         final = read_state(Path(request["state_path"])) or {}
         if "reason" not in final:
             raise TaskExecutionError("the run's supervisor died before the command ended")
+    if on_exit is not None:
+        on_exit(context, final)
     return raise_outcome(final, argv, context.id, context.timeout)
 
 
