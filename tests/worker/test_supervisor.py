@@ -55,9 +55,9 @@ def test_a_command_that_exits_leaves_no_process_of_the_run(graceful, make_worker
     meta = orch.get_task_meta("demo", task.task_id)
     assert (meta.status, meta.exit_code) == ("completed", 0)
     assert orch.read_task_log("demo", task.task_id).text.startswith("started\n")
-    state = local.read_state(local.state_path(
+    found, state = local.inspect(local.state_path(
         orch.current().tasks_root / "demo" / task.task_id, 1))  # fmt: skip
-    assert state["returncode"] == 0 and state["reason"] == "exited"
+    assert found == "exited" and state["returncode"] == 0 and state["reason"] == "exited"
     assert state["finished_at"] - state["started_at"] <= GRACE + 1.0
 
 

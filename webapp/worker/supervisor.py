@@ -16,7 +16,9 @@ its module needs only the standard library). The supervisor:
   command exits by itself, leftovers are ended the same way (unless ``keep_daemons``);
   it exits only once it has no descendant left (a subreaper without children has none);
 - writes the run's state file (``runs/<run_no>.json`` in the task's folder) when the
-  command starts and, atomically, once more with the exit status and times before it exits.
+  command starts, and its exit status and times (``runs/<run_no>.exit.json``) before it
+  exits; each atomically, under a new name (no rename over an existing file, which ext4
+  turns into a data flush).
 
 The worker side (starting runs, waiting for them, reattaching) is
 :mod:`webapp.worker.backends.local`.
@@ -105,6 +107,11 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
     with open(tmp, "w") as fh:
         json.dump(state, fh)
     os.replace(tmp, path)
+
+
+def exit_path(state_path: Path) -> Path:
+    """Where a run's supervisor writes its final state (next to the start state)."""
+    return Path(state_path).with_name(f"{Path(state_path).stem}.exit.json")
 
 
 def proc_start(pid: int) -> str | None:
@@ -369,7 +376,7 @@ class Supervisor:
             "log_error": self.log_error,
         })  # fmt: skip
         with contextlib.suppress(OSError):
-            write_state(self.state_path, self.state)
+            write_state(exit_path(self.state_path), self.state)
         self._send(EXITED, self.state)
         self._disconnect()
         return 0

@@ -67,15 +67,17 @@ def supervisor_alive(state: dict[str, Any] | None) -> bool:
 
 
 def inspect(path: Path) -> tuple[str, dict[str, Any] | None]:
-    """``("exited", state)``, ``("alive", state)`` or ``("none", state-or-None)``."""
+    """``("exited", final state)``, ``("alive", start state)`` or ``("none", state-or-None)``
+    for the run whose (start) state file is ``path``."""
+    final = read_state(sup.exit_path(path))
+    if final is not None:
+        return "exited", final
     state = read_state(path)
-    if state is not None and "reason" in state:
-        return "exited", state
     if supervisor_alive(state):
         return "alive", state
-    state = read_state(path)  # it may have finished between the two reads
-    if state is not None and "reason" in state:
-        return "exited", state
+    final = read_state(sup.exit_path(path))  # it may have finished between the reads
+    if final is not None:
+        return "exited", final
     return "none", state
 
 
@@ -248,7 +250,7 @@ def run_supervised(
         context.set_canceller(None)
         conn.close()
     if final is None:  # the supervisor died without a word: its state file may know more
-        final = read_state(Path(request["state_path"])) or {}
+        final = read_state(sup.exit_path(Path(request["state_path"]))) or {}
         if "reason" not in final:
             raise TaskExecutionError("the run's supervisor died before the command ended")
     if on_exit is not None:
@@ -259,7 +261,8 @@ def run_supervised(
 def end_supervised_runs(root: Path, timeout: float = 30.0) -> int:
     """Stop every live supervisor of the runs under ``root`` (a data or tasks folder) and
     wait for them (tests and tools that must leave nothing behind); returns how many."""
-    states = [read_state(p) for p in Path(root).rglob(f"{RUNS_DIR}/*.json")]
+    states = [read_state(p) for p in Path(root).rglob(f"{RUNS_DIR}/*.json")
+              if not p.name.endswith(".exit.json")]  # fmt: skip
     live = [s for s in states if supervisor_alive(s)]
     for state in live:
         stop_supervisor(state)
