@@ -43,6 +43,13 @@ DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": 0,
     "TASK_NAME_CATEGORIES": None,
     "LLM_PRICES": None,
+    "PUBLIC_URL": "http://127.0.0.1:8000",
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "webapp@localhost",
+    "SMTP_STARTTLS": False,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -86,6 +93,13 @@ DESCRIPTIONS: dict[str, str] = {
     "set none (none: 3 categories chosen from the project ID).",
     "LLM_PRICES": "Prices of prompt-task models in USD per million tokens, "
     '{"model": {"prompt": 0.15, "completion": 0.6}}; a project\'s own table wins.',
+    "PUBLIC_URL": "The dashboard's address as its users reach it, for links in notifications.",
+    "SMTP_HOST": "SMTP server for e-mail notifications (empty: e-mail channels fail, saying so).",
+    "SMTP_PORT": "Port of the SMTP server.",
+    "SMTP_USER": "User to sign in to the SMTP server as (empty: no sign-in).",
+    "SMTP_PASSWORD": "Password for SMTP_USER (write-only: never shown or logged).",
+    "SMTP_FROM": "Sender address of notification e-mails.",
+    "SMTP_STARTTLS": "Upgrade the SMTP connection with STARTTLS before signing in.",
 }
 
 INSTANCE_CONFIG_FILE = "config.py"

@@ -34,7 +34,9 @@ PROJECT_MAX_CONCURRENT = 10_000
 # -- lists, search and logs -------------------------------------------------------------------
 #: Text searched for in task lists, the archive and logs.
 SEARCH_MAX_CHARS = 200
-#: Tasks in one page of an API list.
+#: The highest page number a dashboard list accepts in its URL.
+LIST_PAGE_MAX = 1_000_000
+#: Items in one page of an API list (tasks, audit entries).
 PAGE_SIZE_MAX = 500
 #: Tasks one bulk action (stop, retry, delete) may name.
 BULK_MAX_TASKS = 500
@@ -48,3 +50,5 @@ USERNAME_MAX_CHARS = 64
 PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_CHARS = 1024
 TOKEN_NAME_MAX_CHARS = 100
+#: A bearer token as sent in ``Authorization`` (longer ones are refused unread).
+TOKEN_SECRET_MAX_CHARS = 200

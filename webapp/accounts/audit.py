@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlite_utils import Database
 
 from webapp.accounts.errors import InvalidAuditFilter
+from webapp.limits import PAGE_SIZE_MAX
 from webapp.store import accounts as store
 
-MAX_LIMIT = 500
+MAX_LIMIT = PAGE_SIZE_MAX
 MAX_OFFSET = 10**9
 MAX_FIELD = 2000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import project_admin, serve, tasks, users
+from webapp.cli import automation, project_admin, serve, tasks, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,3 +20,5 @@ tasks.project.add_command(project_admin.project_delete)
 main.add_command(tasks.task)
 main.add_command(tasks.archive)
 main.add_command(tasks.worker)
+main.add_command(automation.schedule)
+main.add_command(automation.notify)

@@ -26,6 +26,7 @@ from webapp.engine.handlers import (
     run_process,
 )
 from webapp.engine.task import (
+    MODEL_TASK_TYPES,
     TASK_TYPES,
     TERMINATION_REASONS,
     Task,
@@ -36,6 +37,7 @@ from webapp.engine.task import (
 
 __all__ = [
     "AGENT_PRESETS",
+    "MODEL_TASK_TYPES",
     "TASK_TYPES",
     "TERMINATION_REASONS",
     "EventBus",

@@ -11,8 +11,9 @@ from functools import partial
 from typing import Any
 
 from webapp.engine.context import Canceller, RetryPolicy, TaskContext
-from webapp.engine.errors import TaskCancelled, TaskExecutionError, TaskTimeoutError
+from webapp.engine.errors import TaskCancelled
 from webapp.engine.events import EventBus, TaskEvent, TaskEventType
+from webapp.engine.results import cancelled_result, describe, failed_result
 from webapp.engine.task import TRANSITION_LOCK, Task, TaskResult, TaskStatus, TaskType
 
 Handler = Callable[[TaskContext], Any]
@@ -166,16 +167,16 @@ class TaskExecutor:
             start = time.monotonic()
             raw = handler(self._context(task, upstream))
         except TaskCancelled as exc:
-            self._finish(task, _CANCELLED, started_at, start, exc, _describe(exc))
+            self._finish(task, _CANCELLED, started_at, start, exc, describe(exc))
             raise
         except Exception as exc:
-            message = _describe(exc)  # before the lock: __str__ may run arbitrary code
+            message = describe(exc)  # before the lock: __str__ may run arbitrary code
             if self._finish(task, _FAILED, started_at, start, exc, message) is _CANCELLED:
                 raise TaskCancelled(_cancelled_message(task)) from exc
             raise
         except BaseException as exc:
             # Never leave a task RUNNING: KeyboardInterrupt cancels it, others fail it.
-            detail = _describe(exc)
+            detail = describe(exc)
             message = f"interrupted by {type(exc).__name__}" + (f": {detail}" if detail else "")
             status = _CANCELLED if isinstance(exc, KeyboardInterrupt) else _FAILED
             self._finish(task, status, started_at, start, exc, message)
@@ -211,11 +212,11 @@ class TaskExecutor:
             if status is _DONE:
                 result = TaskResult.from_raw(task, outcome, status=_DONE, **times)
             elif status is _FAILED:
-                result = _failed_result(task, outcome, message, times)
+                result = failed_result(task, outcome, message, times)
             else:
                 if message is None:  # the handler returned after an external cancel
                     message = _cancelled_message(task)
-                result = _cancelled_result(task, outcome, message, times)
+                result = cancelled_result(task, outcome, message, times)
             task._set_result(result)
             if task.status is not status:
                 task.transition_to(status, error=message)
@@ -365,49 +366,3 @@ class TaskExecutor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _describe(exc: BaseException) -> str:
-    """``str(exc)``, even when the exception's ``__str__`` itself fails."""
-    try:
-        return str(exc)
-    except Exception:
-        return f"<{type(exc).__name__} with an unprintable message>"
-
-
-def _failed_result(task: Task, exc: Any, message: str | None, times: dict) -> TaskResult:
-    completed = getattr(exc, "completed", None)
-    if isinstance(exc, TaskExecutionError | TaskTimeoutError) and completed is not None:
-        timed_out = isinstance(exc, TaskTimeoutError)
-        return TaskResult(
-            task.id,
-            _FAILED,
-            **times,
-            output=completed.stdout or "",
-            error=message if timed_out else (completed.stderr or message),
-            returncode=completed.returncode,
-            raw=completed,
-            termination_reason="timeout" if timed_out else "exit_code",
-        )
-    reason = "timeout" if isinstance(exc, TaskTimeoutError) else "handler"
-    if isinstance(exc, TaskExecutionError):
-        reason = "exit_code"
-    return TaskResult(task.id, _FAILED, **times, error=message, termination_reason=reason)
-
-
-def _cancelled_result(task: Task, exc: Any, message: str, times: dict) -> TaskResult:
-    completed = getattr(exc, "completed", None)
-    if completed is None:
-        return TaskResult(
-            task.id, _CANCELLED, **times, error=message, termination_reason="cancelled"
-        )
-    return TaskResult(
-        task.id,
-        _CANCELLED,
-        **times,
-        output=completed.stdout or "",
-        error=message,
-        returncode=completed.returncode,
-        raw=completed,
-        termination_reason="cancelled",
-    )

@@ -38,6 +38,8 @@ _TYPE_LABELS = {
     TaskType.PROMPT: "LLM prompt",
     TaskType.AGENT: "Agent",
 }
+#: The types a model answers (an LLM prompt, an agent): usage, budgets and answers apply.
+MODEL_TASK_TYPES = frozenset({TaskType.PROMPT, TaskType.AGENT})
 #: Every task type's value in the enum's order: the one list that forms, API and CLI offer.
 TASK_TYPES: tuple[str, ...] = tuple(kind.value for kind in TaskType)
 

@@ -42,6 +42,13 @@ CONFIG_KEYS = {
     "WORKER_LOST_AFTER": "worker_lost_after",
     "ARCHIVE_MAX_AGE_DAYS": "archive_max_age_days",
     "ARCHIVE_KEEP_LAST": "archive_keep_last",
+    "PUBLIC_URL": "public_url",
+    "SMTP_HOST": "smtp_host",
+    "SMTP_PORT": "smtp_port",
+    "SMTP_USER": "smtp_user",
+    "SMTP_PASSWORD": "smtp_password",
+    "SMTP_FROM": "smtp_from",
+    "SMTP_STARTTLS": "smtp_starttls",
 }
 
 
@@ -65,6 +72,13 @@ class Settings:
     """Global unique-namer categories (seed 000's ``tasks.name_categories``)."""
     llm_prices: Mapping[str, Mapping[str, float]] | None = None
     """USD per million prompt/completion tokens, per model."""
+    public_url: str = "http://127.0.0.1:8000"  # links in notifications
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "webapp@localhost"
+    smtp_starttls: bool = False
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, compare=False, repr=False
     )
@@ -91,7 +105,7 @@ class Settings:
         values: dict[str, Any] = {}
         for key, name in CONFIG_KEYS.items():
             if config.get(key) is not None:
-                values[name] = float(config[key]) if "float" in known[name] else int(config[key])
+                values[name] = _convert(known[name], config[key])
         categories = config.get("TASK_NAME_CATEGORIES")
         if isinstance(categories, str):
             categories = [part.strip() for part in categories.split(",") if part.strip()]
@@ -133,6 +147,15 @@ class Settings:
                 existing = ServerStore(self.database, derive=derive_status)
                 object.__setattr__(self, "_store", existing)
         return existing
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    kind = str(kind)
+    if "bool" in kind:
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+    if "str" in kind:
+        return str(value)
+    return float(value) if "float" in kind else int(value)
 
 
 def current() -> Settings:

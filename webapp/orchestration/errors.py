@@ -98,3 +98,12 @@ class TaskStateConflict(OrchestrationError, ValueError):
 
 class NotBound(OrchestrationError, RuntimeError):
     """No settings are bound: call ``orchestration.bind(settings)`` (or ``init_app``) first."""
+
+
+class InvalidField(OrchestrationError, ValueError):
+    """A field of a definition (a schedule, a channel) that cannot be used; ``field`` names
+    it so a form can show the message beside it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

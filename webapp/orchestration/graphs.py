@@ -42,8 +42,6 @@ from webapp.orchestration.query import TaskMeta, task_meta_from_row
 from webapp.orchestration.status import UI_STATUSES
 from webapp.store import graph_records, member_keys, records, workers
 
-GRAPH_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-
 
 @dataclass(frozen=True)
 class GraphMeta:

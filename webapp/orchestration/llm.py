@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from webapp.engine.handlers.chat import Budget, Usage
+from webapp.engine.task import MODEL_TASK_TYPES
 from webapp.orchestration import context
 from webapp.orchestration.errors import InvalidTaskRequest
 from webapp.orchestration.projects import check_project_id
@@ -176,7 +177,7 @@ def budgets_for(project_id: str, task_id: str, model: str | None) -> list[Budget
 
 def with_usage(meta: Any) -> Any:
     """``meta`` (a TaskMeta) with its current run's usage, for prompt and agent tasks."""
-    if meta.type not in ("prompt", "agent"):
+    if meta.type not in MODEL_TASK_TYPES:
         return meta
     return replace(meta, usage=run_usage(meta.run_id))
 

@@ -21,6 +21,9 @@ UI_STATUSES = (
     "lost",
 )
 
+#: The statuses a workflow (graph) can have, in the same order.
+GRAPH_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
 #: Statuses after which nothing happens to a run by itself.
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "blocked", "lost"})
 

@@ -15,12 +15,13 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from webapp.engine.task import MODEL_TASK_TYPES
 from webapp.orchestration.errors import InvalidTaskRequest
 from webapp.orchestration.status import derive_status
 
 NAME = "upstream"
 FIELDS = ("output", "error", "status")
-TEMPLATED_TYPES = ("prompt", "agent")
+TEMPLATED_TYPES = MODEL_TASK_TYPES
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 

@@ -24,13 +24,14 @@ from sqlite_utils import Database
 
 from webapp.engine.graph import TaskGraph
 from webapp.engine.task import Task, TaskStatus
+from webapp.store.automation import automation_migrations
 from webapp.store.db import apply_migrations
 from webapp.store.records import bump_project, now_text
 from webapp.store.records_schema import records_migrations
 from webapp.store.sqlite import SQLiteGraphCollection, SQLiteStore, SQLiteTaskCollection
 from webapp.store.workers import delete_stop_request, get_stop_request
 
-_TERMINAL = frozenset({"done", "failed", "cancelled", "blocked"})
+_TERMINAL = frozenset(status.value for status in TaskStatus if status.is_terminal)
 _HOOK_SELECT = (
     "SELECT r.project_id, r.task_id, r.run_no, r.lost, t.run_id, t.status, t.deleting, "
     "t.stop_requested_by FROM runs r LEFT JOIN task_records t ON t.project_id = r.project_id "
@@ -135,7 +136,7 @@ class ServerStore(SQLiteStore):
         self.graphs = _ServerGraphs(self)
         self.default_actor: str | None = None  # a worker process's id, for engine threads
         with self.lock:
-            apply_migrations(self.db, records_migrations)
+            apply_migrations(self.db, records_migrations, automation_migrations)
 
     def claimed_running(self, run_id: str) -> None:
         """The claim wrote ``run_id`` as running: its next RUNNING save is a no-op."""

@@ -22,10 +22,12 @@ from webapp.web import (
     graphs,
     home,
     models,
+    notifications,
     ops,
     project_settings,
     projects,
     rename_preview,
+    schedules,
     security,
     sessions,
     signin,
@@ -53,6 +55,8 @@ BLUEPRINTS = (
     graphs.bp,
     task_diff.bp,
     models.bp,
+    schedules.bp,
+    notifications.bp,
     api.bp,
 )
 

@@ -6,7 +6,7 @@ from flask import Flask
 from markupsafe import Markup
 
 from webapp import orchestration
-from webapp.web import display, links, rows, tasks_live, usage_columns
+from webapp.web import display, links, rows, schedules, tasks_live, usage_columns
 from webapp.web.logview import RenderedCache, ansi_to_html
 
 
@@ -24,3 +24,4 @@ def init_app(app: Flask) -> None:
     app.add_template_global(usage_columns.headers, "usage_headers")
     app.add_template_global(links.task_links, "task_links")
     app.add_template_global(orchestration.preview_task_name, "preview_task_name")
+    app.add_template_global(schedules.actor_link, "actor_link")

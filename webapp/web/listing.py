@@ -9,12 +9,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from webapp.engine import TASK_TYPES
-from webapp.limits import SEARCH_MAX_CHARS
+from webapp.limits import LIST_PAGE_MAX, SEARCH_MAX_CHARS
 from webapp.orchestration import UI_STATUSES
 from webapp.orchestration.llm import USAGE_SORTS
 
 PAGE_SIZE = 50
-MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def parse_choice(args: MultiDict, key: str, allowed: tuple[str, ...]) -> str | N
 
 def parse_page(args: MultiDict) -> int:
     raw = (args.get("page") or "1").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not raw.isdigit() or not 1 <= int(raw) <= LIST_PAGE_MAX:
         raise BadRequest(f"Page {raw!r} is not a page number; pages start at 1.")
     return int(raw)
 

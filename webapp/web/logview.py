@@ -21,12 +21,13 @@ from ansi2html import Ansi2HTMLConverter
 from ansi2html.style import get_styles
 from markupsafe import Markup
 
+from webapp.limits import SEARCH_MAX_CHARS
+
 CSI = re.compile(r"\x1b\[([0-9;:]*)([A-Za-z])")
 OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 OTHER_ESCAPE = re.compile(r"\x1b[()][0-9A-Za-z]|\x1b(?![\[])")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TRUECOLOR = re.compile(r"(?<![0-9])([34]8)[;:]2[;:](\d{1,3})[;:](\d{1,3})[;:](\d{1,3})")
-MAX_QUERY_CHARS = 200
 
 
 def _cube(level: int) -> int:
@@ -71,7 +72,7 @@ def query_pattern(query: str | None) -> re.Pattern[str] | None:
     """A case-insensitive literal pattern for a search query, or None for no query."""
     if not query or not query.strip():
         return None
-    return re.compile(re.escape(query.strip()[:MAX_QUERY_CHARS]), re.IGNORECASE)
+    return re.compile(re.escape(query.strip()[:SEARCH_MAX_CHARS]), re.IGNORECASE)
 
 
 def ansi_to_html(text: str, query: str | None = None) -> str:

@@ -15,6 +15,7 @@ from wtforms import DecimalField, Form, IntegerField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
 from webapp import orchestration
+from webapp.engine import MODEL_TASK_TYPES
 from webapp.orchestration import errors, llm
 from webapp.web import lookup
 from webapp.web.auditing import record_audit
@@ -101,7 +102,7 @@ class TaskBudgetForm(Form):
 
 def task_budget(task) -> dict | None:
     """A prompt or agent task's own budget and what its runs used (for its page)."""
-    if task.type not in ("prompt", "agent"):
+    if task.type not in MODEL_TASK_TYPES:
         return None
     return {
         "limits": llm.get_limits(task.project_id, task.task_id),

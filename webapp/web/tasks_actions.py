@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
+from webapp.limits import BULK_MAX_TASKS
 from webapp.orchestration import errors
 from webapp.web import deleting, lookup
 from webapp.web.auditing import record_audit
@@ -19,7 +20,6 @@ lookup.register(bp)
 
 BULK_ACTIONS = ("stop", "retry", "delete")
 CONFIRMED_ACTIONS = ("stop", "delete")
-MAX_BULK = 500
 
 
 def task_url(project_id: str, task_id: str) -> str:
@@ -128,7 +128,7 @@ def delete(project_id: str, task_id: str):
 
 def selected_tasks(project_id: str) -> list:
     """The tasks ticked in the list, in the list's order; gone ones are skipped."""
-    ids = list(dict.fromkeys(request.form.getlist("task")))[:MAX_BULK]
+    ids = list(dict.fromkeys(request.form.getlist("task")))[:BULK_MAX_TASKS]
     tasks = []
     for task_id in ids:
         try:

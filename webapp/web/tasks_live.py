@@ -15,7 +15,7 @@ from flask import (
 )
 
 from webapp import orchestration
-from webapp.engine import TaskType
+from webapp.engine import MODEL_TASK_TYPES
 from webapp.limits import LOG_SEARCH_MAX_MATCHES, SEARCH_MAX_CHARS
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
@@ -27,7 +27,7 @@ lookup.register(bp)
 
 NO_STORE = {"Cache-Control": "no-store"}
 CACHE_KEY = "webapp.log_html"
-ANSWER_TYPES = frozenset({TaskType.PROMPT, TaskType.AGENT})  # their output is the answer
+ANSWER_TYPES = MODEL_TASK_TYPES  # their output is the answer
 LOG_FRAGMENT_HEADER = "X-Log-Fragment"
 
 

@@ -28,6 +28,7 @@ from webapp.orchestration.archive import apply_retention
 from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
+from webapp.worker.automation import AutomationLoop
 from webapp.worker.backends import local
 from webapp.worker.graphs import GraphDriver, GraphExecution
 from webapp.worker.reattach import AdoptedRun, Reattach
@@ -85,6 +86,7 @@ class Worker(RunExecution, GraphExecution, Shutdown, Reattach):
         self._next_retention = 0.0
         self._last_beat_ok: float | None = None
         self._init_reattach()
+        self.automation = AutomationLoop(settings)
 
     # -- handlers ------------------------------------------------------------------------------
     def register(self) -> None:
@@ -121,6 +123,7 @@ class Worker(RunExecution, GraphExecution, Shutdown, Reattach):
         self.recover()
         self._thread = threading.Thread(target=self._loop, name=f"{self.id}", daemon=True)
         self._thread.start()
+        self.automation.start()
         return self
 
     def _loop(self) -> None:
@@ -146,6 +149,7 @@ class Worker(RunExecution, GraphExecution, Shutdown, Reattach):
             return True
         self._stop_flag.set()
         self._wake.set()
+        self.automation.stop()
         deadline = time.monotonic() + timeout
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)

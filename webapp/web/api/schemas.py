@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from webapp import limits
 from webapp.engine import TASK_TYPES as ENGINE_TASK_TYPES
+from webapp.orchestration.status import GRAPH_STATUSES
 
 
 def ref(name: str) -> dict:
@@ -136,7 +137,7 @@ COMPONENTS: dict[str, dict] = {
             "project_id": TEXT,
             "graph_id": TEXT,
             "title": TEXT,
-            "status": {"enum": ["queued", "running", "completed", "failed", "cancelled"]},
+            "status": {"enum": list(GRAPH_STATUSES)},
             "version": INT,
         },
         created_at=TEXT,
