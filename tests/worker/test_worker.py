@@ -22,6 +22,7 @@ def test_a_task_runs_in_its_workspace_with_the_project_env(settings, make_worker
     worker = make_worker()
     assert worker.run_once() == 1
     until(lambda: status(task) == "completed")
+    until(lambda: "exited with code 0" in orch.read_task_log("env", task.task_id).text)
     meta = orch.get_task_meta("env", task.task_id)
     workspace = settings.tasks_root / "env" / task.task_id / "workspace"
     assert meta.exit_code == 0 and meta.error is None

@@ -40,13 +40,14 @@ from webapp.worker.shutdown import (
     forget_at_exit,
     stop_at_exit,
 )
+from webapp.worker.supervised import SupervisedRuns
 
 EXTENSION_KEY = "webapp.worker"
 
 __all__ = ["EXTENSION_KEY", "STOPPED_REASON", "RunningTask", "Worker", "init_app"]
 
 
-class Worker(RunExecution, GraphExecution, Shutdown, Reattach):
+class Worker(RunExecution, SupervisedRuns, GraphExecution, Shutdown, Reattach):
     """Claims and runs queued tasks; ``start()`` runs it on threads, ``run_once()`` steps it.
 
     ``supervised=False`` runs shell commands as plain subprocesses of the worker (no

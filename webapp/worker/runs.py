@@ -34,7 +34,6 @@ from webapp.engine.handlers import (
 )
 from webapp.engine.handlers.bash import bash_argv
 from webapp.engine.handlers.powershell import powershell_argv
-from webapp.engine.handlers.subprocess import resolve_env
 from webapp.orchestration import artifacts, llm, recovery, upstream, workspace
 from webapp.orchestration.context import bind_forever
 from webapp.orchestration.logs import LogWriter
@@ -123,44 +122,6 @@ class RunExecution:
             return handler(_Rendered(context, upstream.render(context.payload, tasks)))
 
         return run
-
-    def _supervised(self, build_argv: Any) -> Any:
-        """A handler running each command under a run supervisor, which writes its log."""
-
-        def run_command(context: TaskContext) -> Any:
-            run = self._find(context.id)
-            argv = build_argv(context)
-            if run.log is not None:  # the supervisor appends to the log from here on
-                run.log.close()
-                run.log = None
-            request = {
-                "cwd": run.cwd, "env": resolve_env(run.env, context),
-                "log_path": str(run.log_path), "state_path": str(run.state_path),
-                "cap_bytes": self.settings.log_cap_bytes,
-                "keep_bytes": self.settings.output_tail_bytes, "grace": run.grace,
-                "keep_daemons": run.keep_daemons,
-            }  # fmt: skip
-            return local.run_supervised(
-                self.backend, argv, context, request,
-                on_spawn=self._on_supervisor_spawn, on_exit=self._on_supervisor_exit,
-                detached=lambda: run.detach,
-            )  # fmt: skip
-
-        return run_command
-
-    def _on_supervisor_spawn(self, context: TaskContext, state: dict[str, Any]) -> None:
-        record = (state["pid"], state["pgid"], state.get("proc_start") and
-                  f"{recovery.boot_id()}:{state['proc_start']}", context.id)  # fmt: skip
-        with self._lock:
-            self._spawned.append(record)
-
-    def _on_supervisor_exit(self, context: TaskContext, state: dict[str, Any]) -> None:
-        if state.get("log_error"):  # reported once; the task's outcome stands
-            run = self._find(context.id)
-            log.error("worker %s: cannot write the log %s: %s", self.id,
-                      run.log_path if run else "?", state["log_error"])  # fmt: skip
-            if run is not None:
-                run.log_failed = True
 
     def _logged(self, handler: Any) -> Any:
         """Wrap a non-process handler so its answer also lands in the run's log."""

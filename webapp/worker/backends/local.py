@@ -30,12 +30,13 @@ from typing import Any
 from webapp.engine.context import TaskContext
 from webapp.engine.errors import TaskCancelled, TaskExecutionError, TaskTimeoutError
 from webapp.orchestration.logs import writer
+from webapp.worker import forkserver
 from webapp.worker import supervisor as sup
 
 RUNS_DIR = "runs"
 RUN_ENV = "WEBAPP_RUN_ID"
 _FORK_SERVER = (
-    "import importlib.util as u, sys; s = u.spec_from_file_location('webapp_run_supervisor', "
+    "import importlib.util as u, sys; s = u.spec_from_file_location('webapp_run_forkserver', "
     "sys.argv[1]); m = u.module_from_spec(s); sys.modules[s.name] = m; s.loader.exec_module(m); "
     "m.main(sys.argv[2:])"
 )
@@ -148,7 +149,7 @@ class LocalBackend:
     def _start_server(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._server = subprocess.Popen(
-            [sys.executable, "-S", "-c", _FORK_SERVER, sup.__file__, str(theirs.fileno()),
+            [sys.executable, "-S", "-c", _FORK_SERVER, forkserver.__file__, str(theirs.fileno()),
              writer.__name__, writer.__file__],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
         )  # fmt: skip
