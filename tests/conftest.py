@@ -215,6 +215,16 @@ def bytes_read(monkeypatch):
     return watch
 
 
+@pytest.fixture(autouse=True)
+def _no_run_left_behind(tmp_path):
+    """Runs outlive their workers under supervisors: whatever a test left running under its
+    folder is stopped when it ends (even when it failed)."""
+    yield
+    from webapp.worker.backends import local
+
+    local.end_supervised_runs(tmp_path)
+
+
 # -- an OpenAI-compatible LLM provider on 127.0.0.1 ------------------------------------------
 class LLMServer(ThreadingHTTPServer):
     """Speaks ``POST /v1/chat/completions``, streaming (server-sent events) and not.

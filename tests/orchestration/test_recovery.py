@@ -1,5 +1,5 @@
-"""Recovery's facts about processes (proven by PID and start time, never guessed) and the
-reaper that marks a dead worker's runs lost and kills what they left behind."""
+"""Recovery's facts about processes (proven by PID and start time, never guessed), the
+process control of the local backend, and the reaper that settles a dead worker's runs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from webapp import orchestration as orch
 from webapp.orchestration import recovery
 from webapp.worker import Worker
+from webapp.worker.backends import local
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_a_process_is_alive_only_while_its_pid_and_start_time_match(spawn):
 
 def test_a_process_group_is_killed_only_if_its_leader_is_still_the_same_process(spawn):
     proc = spawn()
-    assert recovery.group_pids(proc.pid) == [proc.pid]
+    assert local.group_pids(proc.pid) == [proc.pid]
     assert recovery.kill_process_group(proc.pid, "someone-else") == "reused"
     assert proc.poll() is None  # left alone
     assert recovery.kill_process_group(proc.pid, recovery.process_start(proc.pid)) == "killed"
@@ -70,34 +71,47 @@ def test_a_process_group_is_killed_only_if_its_leader_is_still_the_same_process(
 
 def test_processes_are_found_and_killed_by_the_run_id_in_their_environment(spawn):
     mine, other = spawn(WEBAPP_RUN_ID="run-a"), spawn(WEBAPP_RUN_ID="run-b")
-    until(lambda: recovery.run_processes(["run-a"]))
-    assert recovery.run_processes(["run-a"]) == {"run-a": [mine.pid]}
-    assert recovery.kill_run_processes(["run-a"]) == 1
+    until(lambda: local.run_processes(["run-a"]))
+    assert local.run_processes(["run-a"]) == {"run-a": [mine.pid]}
+    assert local.kill_run_processes(["run-a"]) == 1
     mine.wait(timeout=30)
-    assert recovery.run_processes(["run-a"]) == {}
+    assert local.run_processes(["run-a"]) == {}
     assert other.poll() is None
 
 
-def test_a_worker_is_dead_when_its_process_is_gone_or_it_went_silent():
+def test_a_worker_is_dead_only_when_that_is_proven():
     me = recovery.this_process()
     row = {"id": "w1", "heartbeat_at": 1000.0, **me}
+    # on this host: only a gone process proves it, however old the heartbeat
     assert recovery.dead_reason(row, now=1001.0, lost_after=30) is None
-    assert "sent no heartbeat for 60 s" in recovery.dead_reason(row, now=1060.0, lost_after=30)
+    assert recovery.dead_reason(row, now=9999.0, lost_after=30, writable_since=0.0) is None
     gone = {**row, "proc_start": "another-boot:1"}
     assert "(pid" in recovery.dead_reason(gone, now=1001.0, lost_after=30)
+    # another host: silent for lost_after while the database took the reaper's writes
+    far = {**row, "hostname": "elsewhere.example"}
+    assert recovery.dead_reason(far, now=1060.0, lost_after=30, writable_since=None) is None
+    assert recovery.dead_reason(far, now=1060.0, lost_after=30, writable_since=1040.0) is None
+    reason = recovery.dead_reason(far, now=1060.0, lost_after=30, writable_since=1020.0)
+    assert "sent no heartbeat for 60 s" in reason
 
 
-def test_the_reaper_marks_a_silent_workers_run_lost_and_kills_its_process(project, settings):
+def test_the_reaper_marks_a_run_without_supervisor_lost_and_kills_its_process(project, settings):
     task = orch.task_new("demo", payload="sleep 600")
-    silent = Worker(settings, threads=1, name="silent")
+    dead = Worker(settings, threads=1, name="dead", supervised=False)
+    reaper = Worker(settings, threads=1, name="reaper")
     try:
-        until(lambda: silent.run_once() or status(task) == "running")
+        until(lambda: dead.run_once() or status(task) == "running")
         run_id = orch.get_task_meta("demo", task.task_id).run_id
-        until(lambda: recovery.run_processes([run_id]))
-        lost = recovery.reap_dead_workers(settings, "reaper", now=time.time() + 60)
+        until(lambda: local.run_processes([run_id]))
+        settings.store.db.execute(  # its process is gone (a start time no process has)
+            "UPDATE workers SET proc_start = 'another-boot:1' WHERE id = ?", [dead.id]
+        )
+        reaper.register()
+        lost = reaper.reap(now=time.time())
         assert [run["run_id"] for run in lost] == [run_id]
         meta = orch.get_task_meta("demo", task.task_id)
-        assert meta.status == "lost" and "sent no heartbeat" in meta.error
-        until(lambda: not recovery.run_processes([run_id]))
+        assert meta.status == "lost" and "is gone" in meta.error
+        until(lambda: not local.run_processes([run_id]))
     finally:
-        silent.stop(10.0)
+        dead.stop(10.0)
+        reaper.stop(10.0)

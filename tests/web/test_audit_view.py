@@ -7,6 +7,7 @@ import re
 from webapp import orchestration
 from webapp.accounts import audit
 from webapp.web import audit_view
+from webapp.worker import Worker
 
 
 def rows(html: str) -> list[tuple[str, str, str]]:
@@ -85,7 +86,9 @@ def test_an_unrecorded_change_is_named_in_words_never_by_its_route(admin_client,
     assert audit_view.label("task.bulk") == "task: bulk"
 
 
-def test_a_run_the_worker_loses_is_on_record(app, project, worker, accounts_db, wait_for):
+def test_a_run_the_worker_loses_is_on_record(app, project, accounts_db, wait_for):
+    # A run without a supervisor (shell runs under one go on when their worker stops).
+    worker = Worker(orchestration.settings_of(app), threads=1, name="plain", supervised=False)
     task = orchestration.task_new("demo", name="sleeper", payload="sleep 60", actor="test")
     wait_for(
         lambda: orchestration.get_task_meta("demo", task.task_id).status == "running",

@@ -7,7 +7,7 @@ import pytest
 
 from webapp import orchestration
 from webapp.accounts import audit
-from webapp.orchestration import recovery
+from webapp.worker.backends import local
 
 GRACE = 1.0
 
@@ -41,7 +41,7 @@ def gone(task_id: str) -> bool:
 def still_running(task) -> bool:
     """The task's process is alive: whatever answered did not wait for it to stop."""
     run_id = orchestration.get_task_meta("demo", task.task_id).run_id
-    return bool(recovery.run_processes([run_id]))
+    return bool(local.run_processes([run_id]))
 
 
 def test_deleting_a_running_task_answers_at_once_and_the_worker_finishes(

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from webapp import orchestration as orch
-from webapp.orchestration import recovery
+from webapp.worker.backends import local
 
 
 def _chain(ran, *, extra=()) -> dict:
@@ -134,13 +134,19 @@ def test_a_lost_worker_requeues_its_graph_and_done_members_stay_done(
     first.run_once()
     b = orch.graph_get("demo", graph.graph_id).members[1]
     until(lambda: orch.get_task_meta("demo", b.task_id).status == "running")
-    until(lambda: orch.get_task_meta("demo", b.task_id).run_id in recovery.run_processes(
+    until(lambda: orch.get_task_meta("demo", b.task_id).run_id in local.run_processes(
         [orch.get_task_meta("demo", b.task_id).run_id]))  # fmt: skip
     assert not first.stop(timeout=0.1, cancel=False)  # it claims nothing more, its task runs on
+    # Another host's worker (only there does a stale heartbeat prove death) ...
+    orch.current().store.db.execute(
+        "UPDATE workers SET hostname = 'elsewhere' WHERE id = ?", [first.id]
+    )
     reaper = make_worker(threads=1)
     reaper.register()
-    recovery.reap_dead_workers(orch.current(), reaper.id, now=time.time() + 60)
+    reaper._beat(time.time())  # ... while the database took this worker's heartbeats
+    reaper.reap(now=time.time() + 60)
     assert orch.get_task_meta("demo", b.task_id).status == "lost"
+    local.end_supervised_runs(orch.current().tasks_root)  # what that host's reaper ends
     requeued = orch.graph_get("demo", graph.graph_id)
     assert requeued.status == "queued" and "sent no heartbeat" in requeued.note
     until(lambda: not first._running, timeout=15)  # the old driver gave up; its saves refused

@@ -5,19 +5,21 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from webapp import orchestration as orch
 from webapp.orchestration import recovery
-from webapp.store import records
-from webapp.worker import Worker
+from webapp.worker.backends import local
 
 
-def _start_worker(settings, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "WEBAPP_WORKER_POLL_INTERVAL": "0.05", "WEBAPP_WORKER_LOST_AFTER": "5"}
+def _start_worker(settings, threads: int, extra: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "WEBAPP_WORKER_POLL_INTERVAL": "0.05", "WEBAPP_WORKER_LOST_AFTER": "5",
+           **(extra or {})}  # fmt: skip
     argv = [sys.executable, "-m", "webapp.cli", "worker", "--threads", str(threads),
             "--data-dir", str(settings.data_dir)]  # fmt: skip
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -76,51 +78,36 @@ def _sleepers(marker: str) -> list[int]:
     return [pid for pid in found if recovery.process_start(pid) is not None]
 
 
-def test_kill_9_then_a_fresh_start_marks_running_tasks_lost(settings, tmp_path, until):
-    # ~3 s: a worker process is killed with SIGKILL while running 5 sleeps.
-    orch.project_create("other")
-    done = orch.task_new("other", payload="echo done")
-    earlier = Worker(settings, threads=1)
-    earlier.run_once()
-    until(lambda: orch.get_task_meta("other", done.task_id).status == "completed")
-    assert earlier.stop(timeout=15)
+def test_kill_9_mid_run_then_a_restart_reattaches_every_task(settings, tmp_path, until):
+    # ~10 s: 50 tasks of `sleep 3; echo done` run; every worker process gets SIGKILL.
     orch.project_create("demo")
-    marker = str(secrets.randbelow(90000) + 10000)  # digits: "sleep 300.<i><marker>" is valid
-    sleeps = [orch.task_new("demo", payload=f"sleep 300.{i}{marker}") for i in range(5)]
-    proc = _start_worker(settings, 5)
-    groups = []
+    ran = tmp_path / "ran.txt"
+    tasks = [orch.task_new("demo", payload=f"echo $WEBAPP_TASK_ID >> {ran}; sleep 3; echo done")
+             for _ in range(50)]  # fmt: skip
+    procs = [_start_worker(settings, 25), _start_worker(settings, 25)]
     try:
-        until(lambda: orch.counts_by_status("demo")["running"] == 5, timeout=20)
-        until(lambda: len(_sleepers(marker)) == 5, timeout=10)
-        db = settings.store.db
-        groups = until(
-            lambda: all(g := [records.get_run(db, t.run_id)["pgid"] for t in sleeps]) and g
-        )
-        proc.kill()  # SIGKILL: no cleanup of any kind
-        proc.wait(timeout=10)
-        assert len(_sleepers(marker)) == 5  # the orphans outlive their worker
-        queued = orch.task_new("other", payload="echo later")
-        before = [orch.get_task_meta("other", t.task_id) for t in (done, queued)]
-        histories = [orch.task_history("other", t.task_id) for t in (done, queued)]
-
-        lost = Worker(settings).recover()  # what a fresh start does first
-
-        assert sorted(run["run_id"] for run in lost) == sorted(t.run_id for t in sleeps)
-        for task in sleeps:
-            meta = orch.get_task_meta("demo", task.task_id)
-            assert (meta.status, meta.termination_reason) == ("lost", "lost")
-            assert "is gone" in meta.error
-        until(lambda: not _sleepers(marker), timeout=15)
-        assert all(not recovery.group_pids(pgid) for pgid in groups)
-        assert [orch.get_task_meta("other", t.task_id) for t in (done, queued)] == before
-        assert [orch.task_history("other", t.task_id) for t in (done, queued)] == histories
+        until(lambda: orch.counts_by_status("demo")["running"] == 50, timeout=60)
+        run_ids = [orch.get_task_meta("demo", t.task_id).run_id for t in tasks]
+        states = [settings.tasks_root / "demo" / t.task_id / "runs" / "1.json" for t in tasks]
+        until(lambda: all(path.exists() for path in states), timeout=60)  # all 50 started
+        for proc in procs:
+            proc.kill()  # SIGKILL: no cleanup of any kind
+        for proc in procs:
+            proc.wait(timeout=10)
+        procs.append(_start_worker(settings, 4))  # the restart
+        until(lambda: orch.counts_by_status("demo")["completed"] == 50, timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _stop(proc)
-        for pgid in groups:
-            if pgid and recovery.group_pids(pgid):
-                os.killpg(pgid, signal.SIGKILL)
+        for proc in procs:
+            _stop(proc)
+    counts = orch.counts_by_status("demo")
+    assert (counts["lost"], counts["failed"]) == (0, 0)
+    for task in tasks:
+        meta = orch.get_task_meta("demo", task.task_id)
+        assert (meta.exit_code, meta.runs) == (0, 1)
+        log = orch.read_task_log("demo", task.task_id).text
+        assert log.startswith("done\n") and "[webapp] exited with code 0" in log, log
+    assert sorted(ran.read_text().split()) == sorted(t.task_id for t in tasks)  # none twice
+    assert not local.run_processes(run_ids)  # no process of any run is left
 
 
 @pytest.mark.parametrize("reused", [True, False])
@@ -143,9 +130,74 @@ def test_processes_of_a_run_are_found_by_their_run_id_even_unrecorded():
     env = {**os.environ, recovery.RUN_ENV: run_id}
     proc = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
     try:
-        assert recovery.run_processes([run_id, "another"]) == {run_id: [proc.pid]}
-        assert recovery.kill_run_processes([run_id]) == 1
+        assert local.run_processes([run_id, "another"]) == {run_id: [proc.pid]}
+        assert local.kill_run_processes([run_id]) == 1
         assert proc.wait(timeout=5) == -signal.SIGKILL
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_long_write_lock_marks_no_running_task_lost(settings, tmp_path, until):
+    # ~10 s: two worker processes; another connection holds the write lock for 6 s, far
+    # longer than WORKER_LOST_AFTER (1 s): heartbeats stall, yet no live worker is reaped.
+    orch.project_create("demo")
+    gate = tmp_path / "gate"
+    tasks = [orch.task_new("demo", payload=f"while [ ! -f {gate} ]; do sleep 0.05; done; echo ok")
+             for _ in range(6)]  # fmt: skip
+    env = {"WEBAPP_WORKER_LOST_AFTER": "1", "WEBAPP_WORKER_HEARTBEAT_INTERVAL": "0.2"}
+    procs = [_start_worker(settings, 3, env), _start_worker(settings, 3, env)]
+    try:
+        until(lambda: orch.counts_by_status("demo")["running"] == 6, timeout=60)
+        holder = sqlite3.connect(settings.database, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            held = threading.Event()
+            held.wait(3.0)  # the workers' heartbeats wait behind the lock
+            gate.touch()  # the tasks end while the lock is held: their ends wait too
+            held.wait(3.0)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        until(lambda: orch.counts_by_status("demo")["completed"] == 6, timeout=60)
+    finally:
+        outputs = [_stop(proc) for proc in procs]
+    counts = orch.counts_by_status("demo")
+    assert (counts["lost"], counts["completed"]) == (0, 6), outputs
+    reaped = settings.store.db.execute("SELECT count(*) FROM workers WHERE reaped_at IS NOT NULL")
+    assert reaped.fetchone()[0] == 0
+    assert all(orch.get_task_meta("demo", t.task_id).exit_code == 0 for t in tasks)
+
+
+def test_a_workflow_killed_mid_member_shows_it_as_lost_run_1_and_run_2(settings, until):
+    # ~8 s: a worker process running a workflow member gets SIGKILL; a restart resumes it.
+    orch.project_create("demo", shutdown_grace=1.0)
+    graph = orch.graph_new("demo", {"tasks": [
+        {"key": "first", "payload": "echo first"},
+        {"key": "slow", "after": ["first"],
+         "payload": "echo slow starts; [ -f once ] || { touch once; sleep 300; }; echo slow ends"},
+    ]})  # fmt: skip
+    first, slow = (m.task_id for m in graph.members)
+    proc = _start_worker(settings, 2)
+    procs = [proc]
+    try:
+        until(lambda: orch.get_task_meta("demo", slow).status == "running", timeout=60)
+        run_1 = orch.get_task_meta("demo", slow).run_id
+        until(lambda: local.run_processes([run_1]), timeout=30)
+        proc.kill()
+        proc.wait(timeout=10)
+        procs.append(_start_worker(settings, 2))  # the restart
+        until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed", timeout=60)
+    finally:
+        for each in procs:
+            _stop(each)
+    meta = orch.get_task_meta("demo", slow)
+    assert (meta.status, meta.runs, meta.run_no) == ("completed", 2, 2)
+    runs = orch.task_runs("demo", slow)
+    assert [(r.run_no, r.termination_reason) for r in runs][:1] == [(1, "lost")]
+    assert runs[-1].run_no == 2 and runs[-1].exit_code == 0
+    assert orch.read_task_log("demo", slow, run_no=1).text.startswith("slow starts\n")
+    second = orch.read_task_log("demo", slow, run_no=2).text
+    assert second.startswith("slow starts\nslow ends\n")
+    assert orch.get_task_meta("demo", first).runs == 1  # done members stay done
+    assert not local.run_processes([run_1])

@@ -1,5 +1,6 @@
 """Stopping a server or a worker process while a task runs: the process exits promptly, the
-task's processes are gone and the task is lost with a clear reason (never run again)."""
+task goes on under its supervisor, and the next start reattaches to it: it finishes with a
+whole log (never lost, never run twice)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 
 from webapp import orchestration as orch
 from webapp.cli import main
-from webapp.orchestration import recovery
+from webapp.worker.backends import local
 
 #: Far below gunicorn's 30 s graceful timeout (what a stop took before), far above the
 #: second or so it takes, even on a loaded machine.
@@ -39,7 +40,7 @@ def _running_with_processes(task, until) -> str:
     """Wait until the task runs and its process exists; returns its run ID."""
     until(lambda: orch.get_task_meta("demo", task.task_id).status == "running", timeout=30)
     run_id = orch.get_task_meta("demo", task.task_id).run_id
-    until(lambda: recovery.run_processes([run_id]), timeout=10)
+    until(lambda: local.run_processes([run_id]), timeout=10)
     return run_id
 
 
@@ -54,11 +55,32 @@ def _stop_and_time(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> float:
     return time.monotonic() - started
 
 
-def _assert_lost_and_gone(task, run_id: str, output: str) -> None:
-    assert not recovery.run_processes([run_id]), "a process of the task survived"
+def _assert_detached_then_finished(task, run_id, output, gate, until, restart=None) -> None:
+    """The task still runs after its server stopped; a restart (by default a worker in this
+    process) reattaches and records its real end once it finishes; its log is whole."""
+    assert orch.get_task_meta("demo", task.task_id).status == "running", output
+    assert local.run_processes([run_id]), "the task's processes live on"
+    _assert_every_worker_stopped()
+    if restart is None:
+        from webapp.worker import Worker
+
+        worker = Worker(orch.current(), threads=1).start()
+        stop = lambda: worker.stop(timeout=15)  # noqa: E731
+    else:
+        stop = restart()
+    try:
+        gate.touch()
+        until(lambda: orch.get_task_meta("demo", task.task_id).status == "completed")
+    finally:
+        stop()
     meta = orch.get_task_meta("demo", task.task_id)
-    assert (meta.status, meta.error) == ("lost", STOPPED), output
-    assert orch.tail_task_log("demo", task.task_id, lines=1).text.startswith(f"[webapp] {STOPPED}")
+    assert (meta.exit_code, meta.runs) == (0, 1)
+    log = orch.read_task_log("demo", task.task_id).text
+    assert log.startswith("before\nafter\n") and "[webapp] exited with code 0" in log, log
+    assert not local.run_processes([run_id])
+
+
+def _assert_every_worker_stopped() -> None:
     live = (
         orch.current()
         .store.db.execute(
@@ -70,11 +92,19 @@ def _assert_lost_and_gone(task, run_id: str, output: str) -> None:
 
 
 @pytest.fixture
-def sleeper(project):
-    return orch.task_new("demo", payload="sleep 300")
+def gate(tmp_path):
+    return tmp_path / "gate"
 
 
-def test_sigterm_to_webapp_worker_ends_a_running_sleep_and_exits(settings, sleeper, until):
+@pytest.fixture
+def sleeper(project, gate):
+    """A task that runs until the test opens its gate."""
+    return orch.task_new(
+        "demo", payload=f"echo before; while [ ! -f {gate} ]; do sleep 0.05; done; echo after"
+    )
+
+
+def test_sigterm_to_webapp_worker_exits_and_its_task_is_reattached(settings, sleeper, until, gate):
     argv = [sys.executable, "-m", "webapp.cli", "worker", "--threads", "2"]
     proc = subprocess.Popen(argv, env=_env(settings), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)  # fmt: skip
@@ -85,36 +115,44 @@ def test_sigterm_to_webapp_worker_ends_a_running_sleep_and_exits(settings, sleep
     output = proc.stdout.read().decode(errors="replace")
     proc.stdout.close()
     assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
-    _assert_lost_and_gone(sleeper, run_id, output)
+    _assert_detached_then_finished(sleeper, run_id, output, gate, until)
 
 
-def test_sigterm_to_webapp_serve_ends_a_running_sleep_and_exits(settings, sleeper, until, tmp_path):
-    # ~3 s: gunicorn starts two worker processes, each with its own task worker.
-    port = _free_port()
-    argv = [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "2"]
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(argv, env=_env(settings), stdout=out, stderr=subprocess.STDOUT)
+def test_sigterm_to_webapp_serve_mid_run_loses_no_task(settings, sleeper, until, tmp_path, gate):
+    # ~6 s: gunicorn starts two worker processes, each with its own task worker; it is
+    # stopped with SIGTERM mid-run (an upgrade) and started again.
+    def serve(name: str) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "webapp.cli", "serve", "--port", str(_free_port()),
+                "--workers", "2"]  # fmt: skip
+        with (tmp_path / name).open("w") as out:
+            return subprocess.Popen(argv, env=_env(settings), stdout=out, stderr=subprocess.STDOUT)
+
+    proc = serve("serve.log")
     try:
         run_id = _running_with_processes(sleeper, until)
     finally:
         took = _stop_and_time(proc)
-    output = log.read_text()
+    output = (tmp_path / "serve.log").read_text()
     assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
-    _assert_lost_and_gone(sleeper, run_id, output)
+
+    def restart():
+        again = serve("serve-again.log")
+        return lambda: _stop_and_time(again)
+
+    _assert_detached_then_finished(sleeper, run_id, output, gate, until, restart)
 
 
-def test_a_process_exiting_with_its_app_worker_ends_a_running_sleep(settings, sleeper, until):
+def test_a_process_exiting_with_its_app_worker_lets_its_task_go_on(settings, sleeper, until, gate):
     script = textwrap.dedent(f"""
         import sys, time
         from webapp import create_app, orchestration as orch
-        from webapp.orchestration import recovery
+        from webapp.worker.backends import local
         app = create_app({{"WORKER_ENABLED": True, "SECRET_KEY": "x",
                            "CREATE_FIRST_ADMIN": False}})
         with orch.bind(orch.settings_of(app)):
             deadline = time.monotonic() + 30
             while not (orch.get_task_meta("demo", {sleeper.task_id!r}).status == "running"
-                       and recovery.run_processes([{sleeper.run_id!r}])):
+                       and local.run_processes([{sleeper.run_id!r}])):
                 assert time.monotonic() < deadline, "the task never ran"
                 time.sleep(0.02)  # deadline loop in the child
         print("running", flush=True)
@@ -134,7 +172,7 @@ def test_a_process_exiting_with_its_app_worker_ends_a_running_sleep(settings, sl
     output = proc.stdout.read().decode(errors="replace")
     proc.stdout.close()
     assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
-    _assert_lost_and_gone(sleeper, sleeper.run_id, output)
+    _assert_detached_then_finished(sleeper, sleeper.run_id, output, gate, until)
 
 
 def test_the_worker_command_gives_back_the_signal_handlers_it_borrowed(tmp_path):
@@ -158,9 +196,9 @@ def test_a_stopping_worker_ends_its_graph_lost_members_and_runs_nothing_more(
     worker = make_worker(start=True)
     until(lambda: orch.get_task_meta("demo", slow).status == "running")
     run_id = orch.get_task_meta("demo", slow).run_id
-    until(lambda: recovery.run_processes([run_id]))
+    until(lambda: local.run_processes([run_id]))
     assert worker.stop(timeout=10)
-    assert not recovery.run_processes([run_id])
+    assert not local.run_processes([run_id])
     meta = orch.get_task_meta("demo", slow)
     assert (meta.status, meta.error) == ("lost", STOPPED)
     assert orch.get_task_meta("demo", after).status in ("cancelled", "blocked")

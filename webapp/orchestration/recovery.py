@@ -1,26 +1,23 @@
-"""Lost tasks: finding dead workers, killing what they left running, marking it "lost".
+"""Lost tasks: proving a worker dead, and marking a run it left "lost".
 
 A worker row records its host, PID and the PID's start time (``/proc/<pid>/stat`` field
 22, prefixed with the boot ID), so a PID reused by another process never passes for the
-worker, and a recorded process group is killed only while it still belongs to the task:
-its leader must have the recorded start time, or be gone with members left (Linux never
-reuses a PID while it still names a process group).
+worker. On this host a worker is dead only when its process is gone; on another host, when
+its heartbeat is stale while the database was writable (see :func:`dead_reason`).
 
-A worker is dead when it ran on this host and its process is gone, or when its heartbeat
-is older than ``worker_lost_after``. Reaping takes the dead worker's row in the same
-``BEGIN IMMEDIATE`` transaction that marks its runs failed with reason "lost", so two
-reapers never reap the same worker; nothing else is changed, except that the graphs the
-dead worker was running go back to the queue (their DONE members stay done).
+What happens to the runs of a dead worker (reattached to their supervisors, recorded with
+the outcome their supervisor wrote, or lost) is the worker's business:
+:mod:`webapp.worker.reattach`; all process control lives in
+:mod:`webapp.worker.backends.local`. :func:`kill_process_group` stays here as the delete's
+last resort for a run that ignored its stop request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
 import socket
-import time
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -29,8 +26,7 @@ from webapp.engine.task import TaskResult, TaskStatus
 from webapp.orchestration.context import Settings
 from webapp.orchestration.status import LOST_REASON
 from webapp.store import accounts as audit_log
-from webapp.store import graph_records, records, workers
-from webapp.store.db import immediate
+from webapp.store import graph_records, records
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +85,14 @@ def token_alive(token: str | None) -> bool | None:
     return pid.isdigit() and process_start(int(pid)) == start
 
 
-def group_pids(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``."""
-    found = []
+def _group_alive(pgid: int) -> bool:
+    """Is any live (non-zombie) process still in the process group ``pgid``?"""
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields and fields[0] not in ("Z", "X") and fields[2] == str(pgid):
-            found.append(int(entry.name))
-    return found
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields and fields[0] not in ("Z", "X") and fields[2] == str(pgid):
+                return True
+    return False
 
 
 def kill_process_group(pgid: int | None, leader_start: str | None) -> str:
@@ -112,7 +106,7 @@ def kill_process_group(pgid: int | None, leader_start: str | None) -> str:
     leader = process_start(pgid)
     if leader is not None and leader != leader_start:
         return "reused"
-    if leader is None and not group_pids(pgid):
+    if leader is None and not _group_alive(pgid):
         return "gone"
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -126,60 +120,26 @@ def kill_process_group(pgid: int | None, leader_start: str | None) -> str:
 RUN_ENV = "WEBAPP_RUN_ID"
 
 
-def run_processes(run_ids: list[str]) -> dict[str, list[int]]:
-    """Live processes carrying ``WEBAPP_RUN_ID=<run id>`` in their environment, by run.
+def dead_reason(
+    row: dict[str, Any], now: float, lost_after: float, *, writable_since: float | None = None
+) -> str | None:
+    """Why a worker row belongs to a dead worker, or None if it may be alive.
 
-    Every task process gets its run ID in its environment, so processes started just
-    before their worker died (before their group was recorded), or that left the group,
-    are still found; a run ID is unique, so a reused PID never matches.
+    On this host only a gone process (PID plus start time) proves death: a live worker that
+    could not write its heartbeat (a long write lock) is never declared dead. A worker on
+    another host is dead when its heartbeat is older than ``lost_after`` *counted from when
+    the database was last seen writable*: ``writable_since`` is the time since which the
+    caller's own heartbeats have all been written (None: not writable now).
     """
-    wanted = {f"{RUN_ENV}={run_id}".encode(): run_id for run_id in run_ids}
-    found: dict[str, list[int]] = {}
-    if not wanted:
-        return found
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as fh:
-                variables = fh.read().split(b"\0")
-        except OSError:
-            continue
-        for variable in variables:
-            run_id = wanted.get(variable)
-            if run_id is not None and process_start(int(entry.name)):
-                found.setdefault(run_id, []).append(int(entry.name))
-    return found
-
-
-def kill_run_processes(run_ids: list[str], *, rounds: int = 5) -> int:
-    """SIGKILL every live process of these runs and their process groups; returns how many.
-
-    A process found by its run ID is the run's own, so its whole group goes too (that also
-    takes a child forked after the scan). Scans again until nothing is left (a few rounds);
-    a process killed but not dead yet when the next round scans counts once.
-    """
-    killed: set[int] = set()
-    for _ in range(rounds):
-        found = [pid for pids in run_processes(run_ids).values() for pid in pids]
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(pid), signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-    return len(killed)
-
-
-def dead_reason(row: dict[str, Any], now: float, lost_after: float) -> str | None:
-    """Why a worker row belongs to a dead worker, or None if it may be alive."""
-    if row["hostname"] == HOSTNAME and process_start(row["pid"]) != row["proc_start"]:
-        return f"worker {row['id']} (pid {row['pid']} on {row['hostname']}) is gone"
-    silent = now - row["heartbeat_at"]
+    if row["hostname"] == HOSTNAME:
+        if process_start(row["pid"]) != row["proc_start"]:
+            return f"worker {row['id']} (pid {row['pid']} on {row['hostname']}) is gone"
+        return None
+    if writable_since is None:
+        return None
+    silent = now - max(row["heartbeat_at"], writable_since)
     if silent > lost_after:
-        return f"worker {row['id']} sent no heartbeat for {silent:.0f} s"
+        return f"worker {row['id']} sent no heartbeat for {now - row['heartbeat_at']:.0f} s"
     return None
 
 
@@ -222,20 +182,7 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
     return True
 
 
-def _finish_runs(settings: Settings, runs: list[dict], reason: str, actor: str, local: bool):
-    lost = []
-    if local and runs:
-        for run in runs:
-            if kill_process_group(run["pgid"], run["proc_start"]) == "reused":
-                log.warning("process group %s of lost run %s was reused", run["pgid"], run)
-        kill_run_processes([run["run_id"] for run in runs])
-    for run in runs:
-        if mark_run_lost(settings, run, f"{reason}; the task was lost", actor):
-            lost.append(run)
-    return lost
-
-
-def _requeue_graphs(db: Any, worker_id: str, note: str, reaper_id: str) -> None:
+def requeue_graphs(db: Any, worker_id: str, note: str, reaper_id: str) -> None:
     """Inside the caller's transaction: requeue a dead worker's graphs, each one on record."""
     for graph_id in graph_records.requeue_graphs_of(db, worker_id, note):
         graph = graph_records.get_graph(db, graph_id)
@@ -246,39 +193,3 @@ def _requeue_graphs(db: Any, worker_id: str, note: str, reaper_id: str) -> None:
             target=f"{graph['project_id']}/{graph_id}",
             detail=note,
         )
-
-
-def reap_dead_workers(
-    settings: Settings, reaper_id: str, *, now: float | None = None
-) -> list[dict[str, Any]]:
-    """Mark the running tasks of every dead worker lost and kill their process groups.
-
-    Also picks up running runs whose worker row is stopped, reaped or missing. Returns the
-    runs marked lost.
-    """
-    now = time.time() if now is None else now
-    db = settings.store.db
-    lost: list[dict[str, Any]] = []
-    for row in workers.live_worker_rows(db):
-        if row["id"] == reaper_id:
-            continue
-        reason = dead_reason(row, now, settings.worker_lost_after)
-        if reason is None:
-            continue
-        with settings.store.write_lock, immediate(db):
-            if not workers.take_reap(db, row["id"], reaper_id, now):
-                continue
-            runs = workers.running_runs_of(db, row["id"])
-            local = row["hostname"] == HOSTNAME
-            lost += _finish_runs(settings, runs, reason, reaper_id, local)
-            _requeue_graphs(db, row["id"], f"requeued: {reason}", reaper_id)
-        log.warning("%s: marked %d running task(s) lost", reason, len(runs))
-    with settings.store.write_lock, immediate(db):
-        for _, worker_id in graph_records.orphaned_graphs(db):
-            _requeue_graphs(db, worker_id, f"requeued: worker {worker_id} left", reaper_id)
-        orphans = workers.orphaned_runs(db)
-        for run in orphans:
-            reason = f"worker {run['worker_id']} no longer runs this task"
-            local = run["hostname"] in (None, HOSTNAME)
-            lost += _finish_runs(settings, [run], reason, reaper_id, local)
-    return lost

@@ -90,6 +90,8 @@ class _ServerTasks(SQLiteTaskCollection):
 
     def save(self, task: Task) -> None:
         store = self._store
+        if task.id in store._detached:
+            return  # this process let go of the run: another worker records its end
         if task.status is TaskStatus.RUNNING and task.result is None:
             with store._claimed_lock:
                 if task.id in store._claimed:
@@ -125,6 +127,7 @@ class ServerStore(SQLiteStore):
         self.derive = derive
         self._local = threading.local()
         self._claimed: set[str] = set()
+        self._detached: set[str] = set()
         self._claimed_lock = threading.Lock()
         # Threads of this process queue here for write transactions: a Python lock hands
         # over at once, where SQLite's busy handler sleeps 1-100 ms between retries.
@@ -139,6 +142,16 @@ class ServerStore(SQLiteStore):
         """The claim wrote ``run_id`` as running: its next RUNNING save is a no-op."""
         with self._claimed_lock:
             self._claimed.add(run_id)
+
+    def detach(self, run_id: str) -> None:
+        """This process lets go of ``run_id`` (it goes on elsewhere): its saves are dropped."""
+        with self._claimed_lock:
+            self._detached.add(run_id)
+
+    def attach(self, run_id: str) -> None:
+        """A worker of this process takes ``run_id`` back (it reattached to it)."""
+        with self._claimed_lock:
+            self._detached.discard(run_id)
 
     def forget_claim(self, run_id: str) -> None:
         with self._claimed_lock:

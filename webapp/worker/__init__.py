@@ -6,8 +6,10 @@ it has free executor threads (``WORKER_THREADS``) in one ``BEGIN IMMEDIATE`` tra
 A thread that finishes a run claims the next one inside the transaction that saves the
 run's end (one commit per task instead of two). Each task runs in its workspace with the
 project's environment (see :mod:`webapp.worker.runs`). Any number of processes may run
-workers against one database (``webapp worker`` or the web server's own). ``stop()`` (or
-the process exiting) ends the running tasks as lost: see :mod:`webapp.worker.shutdown`.
+workers against one database (``webapp worker`` or the web server's own). Shell commands
+run under run supervisors (:mod:`webapp.worker.supervisor`) that outlive the worker:
+``stop()`` (or the process exiting) lets go of them and a later worker reattaches
+(:mod:`webapp.worker.reattach`); see :mod:`webapp.worker.shutdown`.
 
 Tests step the loop with ``run_once(now=...)`` instead of sleeping.
 """
@@ -27,8 +29,10 @@ from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
 from webapp.worker.automation import AutomationLoop
+from webapp.worker.backends import local
 from webapp.worker.graphs import GraphDriver, GraphExecution
 from webapp.worker.indexer import LogIndexer
+from webapp.worker.reattach import AdoptedRun, Reattach
 from webapp.worker.runs import RunExecution, RunningTask, log
 from webapp.worker.shutdown import (
     SHUTDOWN_GRACE,
@@ -37,17 +41,31 @@ from webapp.worker.shutdown import (
     forget_at_exit,
     stop_at_exit,
 )
+from webapp.worker.supervised import SupervisedRuns
 
 EXTENSION_KEY = "webapp.worker"
 
 __all__ = ["EXTENSION_KEY", "STOPPED_REASON", "RunningTask", "Worker", "init_app"]
 
 
-class Worker(RunExecution, GraphExecution, Shutdown):
-    """Claims and runs queued tasks; ``start()`` runs it on threads, ``run_once()`` steps it."""
+class Worker(RunExecution, SupervisedRuns, GraphExecution, Shutdown, Reattach):
+    """Claims and runs queued tasks; ``start()`` runs it on threads, ``run_once()`` steps it.
 
-    def __init__(self, settings: Settings, *, threads: int | None = None, name: str = "worker"):
+    ``supervised=False`` runs shell commands as plain subprocesses of the worker (no
+    supervisor: they die with it); the benchmark compares the two paths.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        threads: int | None = None,
+        name: str = "worker",
+        supervised: bool = True,
+    ):
         self.settings = settings
+        self.supervised = supervised
+        self.backend = local.LocalBackend()
         self.store = settings.store
         self.threads = threads or settings.worker_threads
         me = recovery.this_process()
@@ -68,6 +86,8 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self._ended = False
         self._next_beat = 0.0
         self._next_retention = 0.0
+        self._last_beat_ok: float | None = None
+        self._init_reattach()
         self.automation = AutomationLoop(settings)
         self._indexer = LogIndexer(settings)
 
@@ -87,9 +107,10 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         self._next_beat = now + self.settings.heartbeat_interval
 
     def recover(self, now: float | None = None) -> list[dict[str, Any]]:
-        """Mark dead workers' tasks lost, finish interrupted deletes, apply retention."""
+        """Settle dead workers' runs (reattach, record, or mark lost), finish interrupted
+        deletes, apply retention; returns the runs marked lost."""
         bind_forever(self.settings)
-        lost = recovery.reap_dead_workers(self.settings, self.id, now=now)
+        lost = self.reap(now=now)
         deletion.resume_interrupted_deletes(actor=self.id)
         self._apply_retention()
         return lost
@@ -100,6 +121,8 @@ class Worker(RunExecution, GraphExecution, Shutdown):
             return self
         if not self._registered:
             self.register()
+        if self.supervised:
+            self.backend.warm()
         self.recover()
         self._thread = threading.Thread(target=self._loop, name=f"{self.id}", daemon=True)
         self._thread.start()
@@ -121,10 +144,10 @@ class Worker(RunExecution, GraphExecution, Shutdown):
     def stop(self, timeout: float = 10.0, *, cancel: bool = True) -> bool:
         """Stop claiming and join; True once nothing runs here any more.
 
-        ``cancel`` (the default): the running tasks end now, recorded lost with the reason
-        STOPPED_REASON (never run again by themselves); their process groups get SIGTERM,
-        SIGKILL after SHUTDOWN_GRACE (or the project's shorter grace). ``cancel=False``
-        lets them finish (within ``timeout``).
+        ``cancel`` (the default): shell runs are let go of (they go on under their
+        supervisors and the next worker reattaches); other running tasks end now, recorded
+        lost with the reason STOPPED_REASON (never run again by themselves), their processes
+        killed after SHUTDOWN_GRACE. ``cancel=False`` lets them finish (within ``timeout``).
         """
         if self._ended:
             return True
@@ -136,12 +159,15 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         ended_runs = self._end_running(min(timeout, SHUTDOWN_GRACE)) if cancel else []
+        if cancel:
+            self._release_adopted()
         with self._idle:
             while self._running and time.monotonic() < deadline:
                 self._idle.wait(max(0.0, deadline - time.monotonic()))
             ended = not self._running
         self._pool.shutdown(wait=ended)
         self._kill_leftovers(ended_runs)
+        self.backend.close()
         if ended:
             self._ended = True
             forget_at_exit(self)
@@ -173,14 +199,22 @@ class Worker(RunExecution, GraphExecution, Shutdown):
 
     def _beat(self, now: float) -> None:
         self._next_beat = now + self.settings.heartbeat_interval
-        with self.store.write_lock:
+        try:  # not behind this process's write lock: a long write must not delay it
             alive = workers.heartbeat(self.store.db, self.id, now)
+        except Exception:
+            self._writable_since = None  # another host's silence proves nothing now
+            raise
+        written = time.time()
+        gap = 3 * self.settings.heartbeat_interval + 1.0
+        if self._last_beat_ok is None or written - self._last_beat_ok > gap:
+            self._writable_since = written
+        self._last_beat_ok = written
         if not alive:
             log.error("worker %s was declared dead by another worker; re-registering", self.id)
             self.id = f"{self.id.rsplit(':', 1)[0]}:{secrets.token_hex(3)}"
             self.store.set_actor(self.id)
             self.register()
-        recovery.reap_dead_workers(self.settings, self.id, now=now)
+        self.reap(now=now)
         deletion.resume_interrupted_deletes(actor=self.id, skip_running=True)
         if now >= self._next_retention:
             self._next_retention = now + self.settings.retention_interval
@@ -204,7 +238,10 @@ class Worker(RunExecution, GraphExecution, Shutdown):
         db = self.store.db
         for request in workers.pending_stop_requests(db, self.id):
             run = self._find(request["run_id"])
-            if run is not None:
+            adopted = self._running.get(request["run_id"])
+            if isinstance(adopted, AdoptedRun):
+                local.stop_supervisor(adopted.state)
+            elif run is not None:
                 self.executor.cancel(run.task, grace=request["grace"])
             with self.store.write_lock:
                 workers.mark_stop_handled(db, request["run_id"])

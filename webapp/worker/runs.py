@@ -32,10 +32,13 @@ from webapp.engine.handlers import (
     make_default_prompt_handler,
     make_powershell_handler,
 )
+from webapp.engine.handlers.bash import bash_argv
+from webapp.engine.handlers.powershell import powershell_argv
 from webapp.orchestration import artifacts, llm, recovery, upstream, workspace
 from webapp.orchestration.context import bind_forever
 from webapp.orchestration.logs import LogWriter
 from webapp.store import member_keys
+from webapp.worker.backends import local
 
 log = logging.getLogger("webapp.worker")
 
@@ -54,11 +57,15 @@ class RunningTask:
     env: dict[str, str]
     grace: float
     log_path: Path
+    state_path: Path | None = None
     git_repo: str | None = None
+    keep_daemons: bool = False
     log: LogWriter | None = None
     log_failed: bool = False
     ended_by: str | None = None
     """Why the worker ended this run itself (it stopped): the log's last line says so."""
+    detach: bool = False
+    """The worker stops and lets go of the run, which goes on under its supervisor."""
     usage: Any = None
     """A prompt run's recorded usage (``llm.RunUsage``), for its last log line."""
 
@@ -77,8 +84,12 @@ class RunExecution:
             cwd=self._cwd, env=self._env, on_output=self._on_output, on_spawn=self._on_spawn,
             keep_output_bytes=self.settings.output_tail_bytes, kill_grace=DEFAULT_KILL_GRACE,
         )  # fmt: skip
-        self.executor.register(TaskType.BASH, make_bash_handler(**options))
-        self.executor.register(TaskType.POWERSHELL, make_powershell_handler(**options))
+        if self.supervised:  # each run under its own supervisor (webapp.worker.supervisor)
+            self.executor.register(TaskType.BASH, self._supervised(bash_argv))
+            self.executor.register(TaskType.POWERSHELL, self._supervised(powershell_argv))
+        else:  # the plain subprocess path (benchmarks compare the two)
+            self.executor.register(TaskType.BASH, make_bash_handler(**options))
+            self.executor.register(TaskType.POWERSHELL, make_powershell_handler(**options))
         streaming = make_default_prompt_handler(
             on_token=self._on_token, on_usage=self._on_usage, budget=self._budgets
         )
@@ -219,7 +230,8 @@ class RunExecution:
             cwd=str(task_dir / workspace.WORKSPACE_DIR), env=env,
             grace=float(project.get("shutdown_grace", 10.0)),
             log_path=task_dir / artifacts.LOGS_DIR / artifacts.run_log_name(run_no),
-            git_repo=project.get("git_repo"),
+            state_path=local.state_path(task_dir, run_no), git_repo=project.get("git_repo"),
+            keep_daemons=bool(project.get("keep_daemons")),
         )  # fmt: skip
 
     def _execute(self, run: Any) -> None:
@@ -274,13 +286,19 @@ class RunExecution:
             return
         try:
             result = self.executor.execute(run.task)
+        except local.RunDetached:
+            return  # the worker stops; the run goes on under its supervisor
         except (TaskCancelled, TaskExecutionError, TaskTimeoutError):
             result = run.task.result
         except Exception:
             if not run.task.is_terminal:
                 raise  # not an outcome the executor recorded: a crash
             result = run.task.result  # a handler error, or a stop before the start
-        if run.log is not None or (result is not None and result.status is not TaskStatus.DONE):
+        self._keep_unwritten(run)
+        wrote = run.log is not None or run.log_path.exists()
+        if result is not None and getattr(result.raw, "log_truncated", False):
+            return  # the supervisor's log reached its cap: nothing more goes in
+        if wrote or (result is not None and result.status is not TaskStatus.DONE):
             if run.log is not None:
                 run.log.flush()
             if run.ended_by is not None:

@@ -1,12 +1,15 @@
-"""A worker's stop: nothing new is claimed, what runs ends as "lost", no process is left.
+"""A worker's stop: nothing new is claimed, shell runs are let go of, nothing else is left.
 
 When a worker stops (SIGTERM or SIGINT of ``webapp worker``, a gunicorn worker exiting, the
-process exiting), its running tasks did not finish and nothing will run them again by itself:
-in one transaction each is marked lost with the reason :data:`STOPPED_REASON` (so the
-reaper of the next start finds nothing to do, and no command ever runs twice), then its
-process group gets SIGTERM and SIGKILL after a short grace, and a last sweep kills any
-process still carrying the run's ID. Runs claimed meanwhile never start. Graphs end
-"cancelled": their pending members are cancelled, their running members lost.
+process exiting), its running shell tasks go on under their run supervisors: the worker
+lets go of them without a word to the database (they stay ``running``), and the next
+worker to start (or any live one) reattaches to them (:mod:`webapp.worker.reattach`), so
+restarting ``webapp serve`` loses no task. Runs that have no supervisor (prompt and agent
+tasks, or a worker built with ``supervised=False``) did not finish and nothing will run
+them again by itself: in one transaction each is marked lost with the reason
+:data:`STOPPED_REASON`, then its processes get SIGTERM and SIGKILL after a short grace.
+Runs claimed meanwhile never start. Graphs end "cancelled": their pending members are
+cancelled, their running members lost.
 
 :func:`stop_at_exit` stops every started worker of the process when the interpreter exits,
 *before* it joins the threads of thread pools (a plain ``atexit`` handler runs after that
@@ -21,9 +24,11 @@ import threading
 import weakref
 from typing import Any
 
+from webapp.engine import TaskType
 from webapp.orchestration import recovery
 from webapp.store import graph_records, records, workers
 from webapp.store.db import immediate
+from webapp.worker.backends import local
 from webapp.worker.graphs import GraphDriver
 from webapp.worker.runs import RunningTask, log
 
@@ -45,12 +50,23 @@ class Shutdown:
     _ending = False
 
     def _end_running(self, grace: float) -> list[str]:
-        """Mark every run of this worker lost, then signal its processes; returns run IDs."""
+        """Let go of supervised runs; mark the others lost and signal their processes;
+        returns the IDs of the runs ended here."""
         with self._lock:
             self._ending = True  # a run claimed from now on never starts (see _lose_unstarted)
             plain = [r for r in self._running.values() if isinstance(r, RunningTask)]
+            detached = [r for r in plain if self._outlives_worker(r)]
+            plain = [r for r in plain if r not in detached]
             members = list(self._members.values())
             graphs = [r.graph_id for r in self._running.values() if isinstance(r, GraphDriver)]
+        for run in detached:
+            self.store.detach(run.id)  # its in-memory end (a RunDetached) is never saved
+            run.detach = True
+        if detached:
+            log.warning(
+                "worker %s stopping: %d running task(s) go on under their supervisors (%s)",
+                self.id, len(detached), ", ".join(f"{r.project_id}/{r.task_id}" for r in detached),
+            )  # fmt: skip
         runs = plain + members
         if not runs and not graphs:
             return []
@@ -84,6 +100,9 @@ class Shutdown:
                 self.executor.cancel(run.task, grace=min(grace, run.grace))
         return [run.id for run in runs]
 
+    def _outlives_worker(self, run: RunningTask) -> bool:
+        return self.supervised and run.task.type in (TaskType.BASH, TaskType.POWERSHELL)
+
     def _lose_unstarted(self, run: RunningTask | GraphDriver) -> None:
         """A run claimed while this worker was stopping: lost before it starts (a graph goes
         back to the queue: none of its members started here)."""
@@ -102,7 +121,7 @@ class Shutdown:
     def _kill_leftovers(run_ids: list[str]) -> None:
         """SIGKILL any process still carrying one of these run IDs (one that left its process
         group, or whose group outlived the wait)."""
-        if run_ids and (killed := recovery.kill_run_processes(run_ids)):
+        if run_ids and (killed := local.kill_run_processes(run_ids)):
             log.warning("killed %d process(es) left by stopped runs", killed)
 
 
