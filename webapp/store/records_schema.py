@@ -235,3 +235,13 @@ def m003_status_type_index(db: Database) -> None:
     db["task_records"].create_index(
         ["project_id", "status", "type", "created_at", "task_id"], if_not_exists=True
     )
+
+
+@records_migrations()
+def m12_run_backend(db: Database) -> None:
+    """Where a run executed: its backend ("local" or "dask"), host and Dask worker (remote
+    process IDs never go into ``pid``/``pgid``, which local recovery signals)."""
+    columns = db["runs"].columns_dict
+    for name in ("backend", "host", "dask_worker"):
+        if name not in columns:
+            db["runs"].add_column(name, str)
