@@ -24,6 +24,7 @@ START_TIMEOUT = 60.0
 class Cluster:
     def __init__(self, root: Path, *, allowed_failures: int = 0, workers: int = 2):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures),
@@ -139,6 +140,20 @@ def dask_cluster(tmp_path_factory):
     finally:
         cluster.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    """Extra clusters for one test (killed at its end)."""
+    made: list[Cluster] = []
+
+    def make(name: str = "extra", **options) -> Cluster:
+        made.append(Cluster(tmp_path / name, **options))
+        return made[-1]
+
+    yield make
+    for cluster in made:
+        cluster.close()
 
 
 @pytest.fixture

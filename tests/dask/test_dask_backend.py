@@ -172,3 +172,26 @@ def test_a_three_task_workflow_runs_on_the_cluster(dask_cluster, settings, make_
         [graph.graph_id],
     ).fetchall()
     assert [r[0] for r in runs] == ["dask"] * 3
+
+
+def test_a_scheduler_allowing_failures_gets_nothing(make_cluster, make_worker):
+    unsafe = make_cluster("unsafe", allowed_failures=3, workers=1)
+    orch.project_create("demo")
+    task = orch.task_new("demo", payload="echo ran")
+    worker = make_worker(unsafe, start=False)
+    for _ in range(3):
+        assert worker.run_once() == 0
+    assert meta(task).status == "queued"
+    reason = worker.cluster.check()
+    assert "allows 3 failures" in reason and "ALLOWED_FAILURES=0" in reason
+    assert worker.cluster.free_slots() == 0
+
+
+def test_tasks_stay_queued_while_the_cluster_is_unreachable(make_worker):
+    orch.project_create("demo")
+    task = orch.task_new("demo", payload="echo ran")
+    worker = make_worker(start=False)
+    worker.cluster = DaskBackend("tcp://127.0.0.1:9", connect_timeout=0.5)
+    assert worker.run_once() == 0
+    assert meta(task).status == "queued"
+    assert "unreachable" in worker.cluster.reason

@@ -39,6 +39,7 @@ SCHEDULER_ENV = "WEBAPP_DASK_SCHEDULER"
 RESOURCES_ENV = "WEBAPP_DASK_RESOURCES"  # e.g. "slots=1": what each run asks of a worker
 LOST_AFTER_STOP = 5.0  # no end within grace + this after a stop: lost
 GAP_WAIT = 1.0  # how long the end waits for output events still in flight
+RETRY_CONNECT = 5.0  # seconds between attempts to reach an unreachable scheduler
 RUNNER_SOURCE = inspect.getsource(dask_runner)
 
 # Defined from source so that cloudpickle sends them by value (a worker cannot import us).
@@ -115,6 +116,7 @@ class DaskBackend:
         self.topic = f"webapp-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.reason: str | None = "not connected yet"
         self._client: Any = None
+        self._next_attempt = 0.0  # an unreachable scheduler is tried again from then on
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
         self.last_where: dict[str, dict[str, str | None]] = {}
@@ -130,6 +132,10 @@ class DaskBackend:
                 with contextlib.suppress(Exception):
                     self._client.close(timeout=1)
                 self._client = None
+                self.reason = f"lost the Dask scheduler {self.address}"
+            if time.monotonic() < self._next_attempt:
+                return None
+            self._next_attempt = time.monotonic() + RETRY_CONNECT
             try:
                 from distributed import Client
             except ImportError:
