@@ -39,6 +39,8 @@ SCHEDULER_ENV = "WEBAPP_DASK_SCHEDULER"
 RESOURCES_ENV = "WEBAPP_DASK_RESOURCES"  # e.g. "slots=1": what each run asks of a worker
 LOST_AFTER_STOP = 5.0  # no end within grace + this after a stop: lost
 GAP_WAIT = 1.0  # how long the end waits for output events still in flight
+CHECK_EVERY = 5.0  # seconds a passed configuration check is trusted
+SLOTS_EVERY = 1.0  # seconds the cluster's slot count is trusted (workers come and go)
 RETRY_CONNECT = 5.0  # seconds between attempts to reach an unreachable scheduler
 RUNNER_SOURCE = inspect.getsource(dask_runner)
 
@@ -116,6 +118,8 @@ class DaskBackend:
         self.topic = f"webapp-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.reason: str | None = "not connected yet"
         self._client: Any = None
+        self._checked_until = 0.0
+        self._slots_cache: tuple[float, int] = (0.0, 0)
         self._next_attempt = 0.0  # an unreachable scheduler is tried again from then on
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -153,23 +157,30 @@ class DaskBackend:
             return client
 
     def check(self) -> str | None:
-        """Why nothing may be dispatched now (None: all is well)."""
+        """Why nothing may be dispatched now (None: all is well); a good answer is kept for
+        CHECK_EVERY seconds."""
         client = self.client()
         if client is None:
             return self.reason
+        if self.reason is None and time.monotonic() < self._checked_until:
+            return None
         try:
             failures = client.run_on_scheduler(_remote["allowed_failures"])
         except Exception as exc:
             self.reason = f"the Dask scheduler {self.address} did not answer: {exc}"
             return self.reason
         if failures != 0:
+            previous = self.reason
             self.reason = (
                 f"the Dask scheduler allows {failures} failures per task: a killed worker's "
                 "task would run again elsewhere; start it with "
                 "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0"
             )
+            if self.reason != previous:
+                log.error("not dispatching to Dask: %s", self.reason)
         else:
             self.reason = None
+            self._checked_until = time.monotonic() + CHECK_EVERY
         return self.reason
 
     def workers(self) -> dict[str, dict[str, Any]]:
@@ -205,13 +216,16 @@ class DaskBackend:
         """How many more runs the cluster takes now (0 unless it is reachable and safe)."""
         if self.check() is not None:
             return 0
-        workers = self.workers()
-        if not workers:
-            return 0
-        busy = sum(w["running"] for w in workers.values())
+        at, slots = self._slots_cache
+        if time.monotonic() - at > SLOTS_EVERY:
+            workers = self.workers()
+            slots = sum(w["slots"] - w["running"] for w in workers.values())
+            with self._lock:  # the cluster's own count includes this dashboard's runs
+                slots += len(self._runs)
+            self._slots_cache = (time.monotonic(), slots)
         with self._lock:
             mine = len(self._runs)
-        return max(0, sum(w["slots"] for w in workers.values()) - max(busy, mine))
+        return max(0, slots - mine)
 
     def close(self) -> None:
         with self._lock:

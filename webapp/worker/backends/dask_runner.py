@@ -32,21 +32,11 @@ HOST_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER"
 REGISTRY = "_webapp_dask_runs"
 
 # Runs in its own session; ends the command's group when the runner's pipe closes without
-# "done" (the Dask worker died): SIGTERM, then SIGKILL after the grace.
-GUARD = """
-import os, signal, sys, time
-pgid, grace = int(sys.argv[1]), float(sys.argv[2])
-if sys.stdin.buffer.read() != b"done":
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-        end = time.monotonic() + grace
-        while time.monotonic() < end:
-            os.killpg(pgid, 0)
-            time.sleep(0.05)
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
+# "done" (the Dask worker died): SIGTERM, then SIGKILL after the grace. (sh: starts in 1 ms.)
+GUARD = (
+    'read -r word; [ "$word" = done ] && exit 0; '
+    'kill -s TERM -- "-$1" 2>/dev/null || exit 0; sleep "$2"; kill -s KILL -- "-$1" 2>/dev/null'
+)
 
 
 def registry():
@@ -154,7 +144,7 @@ def run(request, publish, where=None):
         return {"reason": "error", "error": str(exc), "seq": 0, **where}
     pgid = proc.pid
     guard = subprocess.Popen(
-        [sys.executable, "-c", GUARD, str(pgid), str(entry["grace"])],
+        ["/bin/sh", "-c", GUARD, "guard", str(pgid), str(entry["grace"])],
         stdin=subprocess.PIPE, start_new_session=True, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -232,7 +222,7 @@ def run(request, publish, where=None):
         os.close(wake_r)
         os.close(wake_w)
         try:
-            guard.stdin.write(b"done")
+            guard.stdin.write(b"done\n")
             guard.stdin.close()
         except OSError:
             pass
