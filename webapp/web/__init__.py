@@ -6,7 +6,19 @@ from flask import Flask
 from htmx_flask import Htmx
 
 from webapp import orchestration
-from webapp.web import account, admin, api, assets, auth, dashboard, errors, home, ops, security
+from webapp.web import (
+    account,
+    admin,
+    api,
+    assets,
+    auth,
+    cluster,
+    dashboard,
+    errors,
+    home,
+    ops,
+    security,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -21,6 +33,7 @@ def init_app(app: Flask) -> None:
     dashboard.init_app(app)
     app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
+    cluster.init_app(app)
     api.init_app(app, csrf)
 
     @app.context_processor

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from webapp import orchestration
 from webapp.store import workers as worker_rows
+from webapp.web import cluster
 from webapp.web.auth import accounts_db
 
 bp = Blueprint("ops", __name__)
@@ -119,6 +120,7 @@ def metric_lines() -> list[str]:
         "# HELP webapp_request_duration_seconds Request latency of this server process.",
         "# TYPE webapp_request_duration_seconds histogram",
     ]
+    lines += cluster.metric_lines()
     histogram = current_app.extensions[LATENCY_KEY]
     lines += histogram.lines("webapp_request_duration_seconds", f'pid="{os.getpid()}"')
     return lines
