@@ -4,13 +4,17 @@
 (b) ours:  1000 tasks queued with orchestration.task_new, then ONE worker process with 4
            executor threads claims and runs them: BEGIN IMMEDIATE claims, a workspace and a
            log file per task, pid/pgid recorded, every transition persisted with its actor;
+           each command under its own run supervisor (forked by the worker's fork server);
            timed from the worker's first claim to its last completion (start-up excluded);
+(b') plain: the same 1000 tasks through the same worker with ``supervised=False`` (each
+           command a plain subprocess of the worker): what the supervisor costs;
 (c) huey:  SqliteHuey with a 4-thread huey_consumer running the same subprocess (skipped
            with a note when huey is not importable: pip install 'webapp[bench]').
 The worker's peak RSS is read in its own process (target: under 60 MiB).
 
 Usage: .venv/bin/python bench/worker.py [--quick] [--tasks N] [--trials N]
-The last line is always `ratios: ours/limit=<x> ours/huey=<y>`.
+The last line is always `ratios: ours/limit=<x> ours/huey=<y> supervised/plain=<z>` (z: the
+supervisor's cost, target within 10%).
 """
 
 from __future__ import annotations
@@ -60,16 +64,29 @@ def queue_tasks(data_dir: Path, count: int) -> float:
     return elapsed
 
 
-def child_worker(data_dir: str) -> None:
+def warm_supervisor(worker, data_dir: str) -> None:
+    """Start the worker's fork server and run one command through it (start-up excluded)."""
+    scratch = Path(data_dir) / "warm"
+    request = {"argv": ["true"], "state_path": str(scratch / "s.json"),
+               "log_path": str(scratch / "l.log"), "cap_bytes": 1024}  # fmt: skip
+    conn = worker.backend.start(request)
+    while conn.recv(65536):
+        pass
+    conn.close()
+
+
+def child_worker(data_dir: str, supervised: bool) -> None:
     """Run in a fresh process: one Worker until the queue is empty; print JSON figures."""
     from webapp import orchestration as orch
     from webapp.worker import Worker
 
     settings = orch.Settings.for_data_dir(data_dir, worker_poll_interval=0.05)
     with orch.bind(settings):
-        worker = Worker(settings, threads=THREADS)
+        worker = Worker(settings, threads=THREADS, supervised=supervised)
         worker.register()
         worker.recover()
+        if supervised:
+            warm_supervisor(worker, data_dir)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         start = time.perf_counter()
         worker.start()
@@ -91,12 +108,12 @@ def child_worker(data_dir: str) -> None:
     print(json.dumps(figures))
 
 
-def run_ours(count: int, workdir: Path, trial: int) -> tuple[dict, float]:
-    data_dir = workdir / f"ours-{trial}"
+def run_ours(count: int, workdir: Path, trial: int, supervised: bool = True) -> tuple[dict, float]:
+    data_dir = workdir / f"ours-{trial}-{'supervised' if supervised else 'plain'}"
     queued = queue_tasks(data_dir, count)
+    argv = [sys.executable, __file__, "--child-worker", str(data_dir)]
     out = subprocess.run(
-        [sys.executable, __file__, "--child-worker", str(data_dir)],
-        capture_output=True, text=True, check=True,
+        argv + ([] if supervised else ["--plain"]), capture_output=True, text=True, check=True,
     )  # fmt: skip
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     if figures["completed"] != count or figures["persistence_errors"]:
@@ -165,9 +182,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=None)
     parser.add_argument("--trials", type=int, default=None)
     parser.add_argument("--child-worker", metavar="DATA_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_worker:
-        child_worker(args.child_worker)
+        child_worker(args.child_worker, supervised=not args.plain)
         return
     count = args.tasks or (200 if args.quick else 1000)
     trials = args.trials or (1 if args.quick else 3)
@@ -176,7 +194,7 @@ def main() -> None:
         workdir = Path(tmp)
         run_limit(50)  # warm-up: page cache, bash binary
         huey = start_huey(workdir)
-        limit, ours, figures, queued, huey_times = [], [], [], [], []
+        limit, ours, plain, figures, queued, huey_times = [], [], [], [], [], []
         try:
             for trial in range(trials):  # interleaved, so drift hits all three alike
                 limit.append(run_limit(count))
@@ -184,6 +202,7 @@ def main() -> None:
                 ours.append(result["elapsed"])
                 figures.append(result)
                 queued.append(queue_time)
+                plain.append(run_ours(count, workdir, trial, supervised=False)[0]["elapsed"])
                 if huey is not None:
                     huey_times.append(huey.batch(count))
         finally:
@@ -191,11 +210,15 @@ def main() -> None:
                 huey.close()
 
     rate = {name: count / statistics.median(times) for name, times in
-            (("limit", limit), ("ours", ours), ("huey", huey_times or [])) if times}  # fmt: skip
+            (("limit", limit), ("ours", ours), ("plain", plain), ("huey", huey_times or []))
+            if times}  # fmt: skip
     last = figures[-1]
     print(f"{count} tasks of `bash -c true`, {THREADS} threads, median of {trials} trial(s)")
     print(f"(a) limit (ThreadPoolExecutor + subprocess.run):  {rate['limit']:8.0f} tasks/s")
     print(f"(b) ours  (task_new -> worker process, SQLite):   {rate['ours']:8.0f} tasks/s")
+    print(f"(b') ours without run supervisors (plain path):   {rate['plain']:8.0f} tasks/s")
+    cost = rate["plain"] / rate["ours"]
+    print(f"run supervisor: {100 * (cost - 1):+.1f}% time per task against the plain path")
     if "huey" in rate:
         print(f"(c) huey  (SqliteHuey, 4-thread consumer):        {rate['huey']:8.0f} tasks/s")
     print(f"task_new: {count / statistics.median(queued):.0f} tasks/s queued")
@@ -204,7 +227,8 @@ def main() -> None:
     print(f"worker peak RSS: {max(f['rss_mib'] for f in figures):.1f} MiB "
           f"(idle before the run: {last['rss_idle_mib']:.1f} MiB)")  # fmt: skip
     huey_ratio = f"{rate['ours'] / rate['huey']:.2f}" if "huey" in rate else "n/a"
-    print(f"ratios: ours/limit={rate['ours'] / rate['limit']:.2f} ours/huey={huey_ratio}")
+    print(f"ratios: ours/limit={rate['ours'] / rate['limit']:.2f} ours/huey={huey_ratio} "
+          f"supervised/plain={rate['ours'] / rate['plain']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

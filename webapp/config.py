@@ -52,8 +52,9 @@ DESCRIPTIONS: dict[str, str] = {
     "beyond each process's WORKER_THREADS).",
     "WORKER_HEARTBEAT_INTERVAL": "Seconds between a worker's heartbeats (and its checks for "
     "dead workers).",
-    "WORKER_LOST_AFTER": "Seconds without a heartbeat after which a worker counts as dead and "
-    "its running tasks are marked lost.",
+    "WORKER_LOST_AFTER": "Seconds a worker on another host may stay silent while the database "
+    "takes writes before it counts as dead (on this host only a gone process proves it); its "
+    "running tasks are then settled.",
     "ARCHIVE_MAX_AGE_DAYS": "Archived (deleted) tasks older than this are removed by the "
     "worker (0: keep them).",
     "ARCHIVE_KEEP_LAST": "Archived tasks kept per project, newest first (0: no limit).",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import time
 
 import pytest
 
+import webapp.store.db as db_module
 from webapp import orchestration as orch
 from webapp.orchestration.status import derive_status
 from webapp.store import records, workers
@@ -178,7 +180,7 @@ def test_git_workspaces_start_fresh_and_retries_keep_local_work(
     worker = make_worker(start=True)
     until(lambda: status(task) == "completed")
     assert orch.read_task_log("git", task.task_id).text.count("v1") >= 1
-    assert "+local" in orch.task_diff("git", task.task_id)
+    assert "+local" in orch.artifacts.task_diff("git", task.task_id)
     orch.task_retry("git", task.task_id)
     until(
         lambda: status(task) == "completed" and orch.get_task_meta("git", task.task_id).run_no == 2
@@ -264,7 +266,9 @@ def test_the_worker_finishes_deletes_left_to_it(project, settings, make_worker, 
     assert path.read_text().startswith("bye\n")
     live_like = orch.read_archived_log("demo", archived.archive_id[:12])
     assert live_like.segments[0] == ("stdout", "bye\n") and live_like.eof
-    assert orch.tail_archived_log("demo", task.task_id, lines=1).segments[0][0] == "system"
+    assert (
+        orch.artifacts.tail_archived_log("demo", task.task_id, lines=1).segments[0][0] == "system"
+    )
     assert worker.executor.persistence_errors == []
 
 
@@ -311,3 +315,27 @@ def test_the_app_starts_its_own_worker_when_enabled(tmp_path, until):
         assert worker.stop(timeout=15)
     off = {"TESTING": True, "DATA_DIR": str(tmp_path / "off"), "SECRET_KEY": "x"}
     assert "webapp.worker" not in create_app({**off, "WORKER_ENABLED": False}).extensions
+
+
+def test_an_end_the_database_refused_is_written_once_it_takes_writes(
+    project, make_worker, until, status, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)  # the worker's threads give up fast
+    gate = tmp_path / "gate"
+    task = orch.task_new("demo", payload=f"while [ ! -f {gate} ]; do sleep 0.05; done; echo ok")
+    worker = make_worker(start=True)
+    until(lambda: status(task) == "running")
+    holder = sqlite3.connect(orch.current().database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a locked database: every write fails meanwhile
+        gate.touch()
+        until(lambda: any(run_id == task.run_id and isinstance(exc, sqlite3.OperationalError)
+                          for run_id, exc in list(worker.executor.persistence_errors)))  # fmt: skip
+        assert task.run_id in worker._unwritten  # kept, not lost
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    until(lambda: status(task) == "completed")
+    meta = orch.get_task_meta("demo", task.task_id)
+    assert (meta.exit_code, meta.runs) == (0, 1)
+    assert not worker._unwritten

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -15,8 +17,9 @@ from webapp.orchestration import recovery
 from webapp.worker.backends import local
 
 
-def _start_worker(settings, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "WEBAPP_WORKER_POLL_INTERVAL": "0.05", "WEBAPP_WORKER_LOST_AFTER": "5"}
+def _start_worker(settings, threads: int, extra: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "WEBAPP_WORKER_POLL_INTERVAL": "0.05", "WEBAPP_WORKER_LOST_AFTER": "5",
+           **(extra or {})}  # fmt: skip
     argv = [sys.executable, "-m", "webapp.cli", "worker", "--threads", str(threads),
             "--data-dir", str(settings.data_dir)]  # fmt: skip
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -133,3 +136,68 @@ def test_processes_of_a_run_are_found_by_their_run_id_even_unrecorded():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_long_write_lock_marks_no_running_task_lost(settings, tmp_path, until):
+    # ~10 s: two worker processes; another connection holds the write lock for 6 s, far
+    # longer than WORKER_LOST_AFTER (1 s): heartbeats stall, yet no live worker is reaped.
+    orch.project_create("demo")
+    gate = tmp_path / "gate"
+    tasks = [orch.task_new("demo", payload=f"while [ ! -f {gate} ]; do sleep 0.05; done; echo ok")
+             for _ in range(6)]  # fmt: skip
+    env = {"WEBAPP_WORKER_LOST_AFTER": "1", "WEBAPP_WORKER_HEARTBEAT_INTERVAL": "0.2"}
+    procs = [_start_worker(settings, 3, env), _start_worker(settings, 3, env)]
+    try:
+        until(lambda: orch.counts_by_status("demo")["running"] == 6, timeout=60)
+        holder = sqlite3.connect(settings.database, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            held = threading.Event()
+            held.wait(3.0)  # the workers' heartbeats wait behind the lock
+            gate.touch()  # the tasks end while the lock is held: their ends wait too
+            held.wait(3.0)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        until(lambda: orch.counts_by_status("demo")["completed"] == 6, timeout=60)
+    finally:
+        outputs = [_stop(proc) for proc in procs]
+    counts = orch.counts_by_status("demo")
+    assert (counts["lost"], counts["completed"]) == (0, 6), outputs
+    reaped = settings.store.db.execute("SELECT count(*) FROM workers WHERE reaped_at IS NOT NULL")
+    assert reaped.fetchone()[0] == 0
+    assert all(orch.get_task_meta("demo", t.task_id).exit_code == 0 for t in tasks)
+
+
+def test_a_workflow_killed_mid_member_shows_it_as_lost_run_1_and_run_2(settings, until):
+    # ~8 s: a worker process running a workflow member gets SIGKILL; a restart resumes it.
+    orch.project_create("demo", shutdown_grace=1.0)
+    graph = orch.graph_new("demo", {"tasks": [
+        {"key": "first", "payload": "echo first"},
+        {"key": "slow", "after": ["first"],
+         "payload": "echo slow starts; [ -f once ] || { touch once; sleep 300; }; echo slow ends"},
+    ]})  # fmt: skip
+    first, slow = (m.task_id for m in graph.members)
+    proc = _start_worker(settings, 2)
+    procs = [proc]
+    try:
+        until(lambda: orch.get_task_meta("demo", slow).status == "running", timeout=60)
+        run_1 = orch.get_task_meta("demo", slow).run_id
+        until(lambda: local.run_processes([run_1]), timeout=30)
+        proc.kill()
+        proc.wait(timeout=10)
+        procs.append(_start_worker(settings, 2))  # the restart
+        until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed", timeout=60)
+    finally:
+        for each in procs:
+            _stop(each)
+    meta = orch.get_task_meta("demo", slow)
+    assert (meta.status, meta.runs, meta.run_no) == ("completed", 2, 2)
+    runs = orch.task_runs("demo", slow)
+    assert [(r.run_no, r.termination_reason) for r in runs][:1] == [(1, "lost")]
+    assert runs[-1].run_no == 2 and runs[-1].exit_code == 0
+    assert orch.read_task_log("demo", slow, run_no=1).text.startswith("slow starts\n")
+    second = orch.read_task_log("demo", slow, run_no=2).text
+    assert second.startswith("slow starts\nslow ends\n")
+    assert orch.get_task_meta("demo", first).runs == 1  # done members stay done
+    assert not local.run_processes([run_1])

@@ -55,20 +55,24 @@ def _stop_and_time(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> float:
     return time.monotonic() - started
 
 
-def _assert_detached_then_finished(task, run_id: str, output: str, gate, until) -> None:
-    """The task still runs after its server stopped; a new worker reattaches and records
-    its real end once it finishes; its log is whole."""
+def _assert_detached_then_finished(task, run_id, output, gate, until, restart=None) -> None:
+    """The task still runs after its server stopped; a restart (by default a worker in this
+    process) reattaches and records its real end once it finishes; its log is whole."""
     assert orch.get_task_meta("demo", task.task_id).status == "running", output
     assert local.run_processes([run_id]), "the task's processes live on"
     _assert_every_worker_stopped()
-    from webapp.worker import Worker
+    if restart is None:
+        from webapp.worker import Worker
 
-    worker = Worker(orch.current(), threads=1).start()
+        worker = Worker(orch.current(), threads=1).start()
+        stop = lambda: worker.stop(timeout=15)  # noqa: E731
+    else:
+        stop = restart()
     try:
         gate.touch()
         until(lambda: orch.get_task_meta("demo", task.task_id).status == "completed")
     finally:
-        worker.stop(timeout=15)
+        stop()
     meta = orch.get_task_meta("demo", task.task_id)
     assert (meta.exit_code, meta.runs) == (0, 1)
     log = orch.read_task_log("demo", task.task_id).text
@@ -115,19 +119,27 @@ def test_sigterm_to_webapp_worker_exits_and_its_task_is_reattached(settings, sle
 
 
 def test_sigterm_to_webapp_serve_mid_run_loses_no_task(settings, sleeper, until, tmp_path, gate):
-    # ~3 s: gunicorn starts two worker processes, each with its own task worker.
-    port = _free_port()
-    argv = [sys.executable, "-m", "webapp.cli", "serve", "--port", str(port), "--workers", "2"]
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(argv, env=_env(settings), stdout=out, stderr=subprocess.STDOUT)
+    # ~6 s: gunicorn starts two worker processes, each with its own task worker; it is
+    # stopped with SIGTERM mid-run (an upgrade) and started again.
+    def serve(name: str) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "webapp.cli", "serve", "--port", str(_free_port()),
+                "--workers", "2"]  # fmt: skip
+        with (tmp_path / name).open("w") as out:
+            return subprocess.Popen(argv, env=_env(settings), stdout=out, stderr=subprocess.STDOUT)
+
+    proc = serve("serve.log")
     try:
         run_id = _running_with_processes(sleeper, until)
     finally:
         took = _stop_and_time(proc)
-    output = log.read_text()
+    output = (tmp_path / "serve.log").read_text()
     assert took < EXIT_WITHIN and proc.returncode == 0, (took, proc.returncode, output)
-    _assert_detached_then_finished(sleeper, run_id, output, gate, until)
+
+    def restart():
+        again = serve("serve-again.log")
+        return lambda: _stop_and_time(again)
+
+    _assert_detached_then_finished(sleeper, run_id, output, gate, until, restart)
 
 
 def test_a_process_exiting_with_its_app_worker_lets_its_task_go_on(settings, sleeper, until, gate):

@@ -94,5 +94,5 @@ def metric_lines() -> list[str]:
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+    """The task page's "where" line (the blueprint is in webapp.web.BLUEPRINTS)."""
     app.add_template_global(run_placement, "run_placement")

@@ -3,7 +3,9 @@
 The graph occupies one of the worker's threads as its driver; its members run on the
 graph's own pool (at most the worker's thread count, or the project's ``max_concurrent``)
 with the same handlers, logs and stop requests as plain runs. A member left RUNNING by a
-dead worker (already marked lost by the reaper) is retried like any failed member.
+dead worker is recorded lost (run 1, by the reaper or here) and, when the graph resumes, runs
+again as a new run of the same task (run 2, with its own log), as a retry of a plain task
+does; other failed members are retried by the engine's rerun rule.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from webapp.engine import Task, TaskResult, TaskStatus
+from webapp.engine import Task, TaskGraph, TaskResult, TaskStatus
 from webapp.orchestration.status import LOST_REASON
 from webapp.store import graph_records, records
 from webapp.store.db import immediate
@@ -49,9 +51,11 @@ class GraphExecution:
         project = records.get_project(db, driver.project_id) or {}
         members: dict[str, RunningTask] = {}
         for task in graph:
-            row = records.record_for_run(db, task.id)
             if task.status is TaskStatus.RUNNING:
                 self._fail_left_running(task)
+        graph = self._new_runs_for_lost(graph)
+        for task in graph:
+            row = records.record_for_run(db, task.id)
             members[task.id] = self._run_context(
                 row["project_id"], row["task_id"], row["run_no"], task, project
             )
@@ -69,11 +73,54 @@ class GraphExecution:
                     run.log.close()
         self._finish_graph(driver, "completed" if graph.ok else "failed")
 
+    def _new_runs_for_lost(self, graph: TaskGraph) -> TaskGraph:
+        """Give every member lost with its worker a new run (run_no + 1, a fresh engine task
+        in the graph's place); returns the graph to run."""
+        fresh: dict[str, Task] = {}
+        for task in graph:
+            why = task.result.termination_reason if task.result else None
+            if task.status is TaskStatus.FAILED and why == LOST_REASON:
+                fresh[task.id] = Task(
+                    task.title,
+                    task.payload,
+                    task.type,
+                    description=task.description,
+                    timeout=task.timeout,
+                )
+        if not fresh:
+            return graph
+        rebuilt = TaskGraph(title=graph.title, _id=graph.id, created_at=graph.created_at)
+        for task in graph:
+            rebuilt.add(
+                fresh.get(task.id, task),
+                after=[fresh.get(dep.id, dep) for dep in graph.dependencies(task)],
+                finally_=graph.is_finally(task), required=not graph.is_optional(task),
+            )  # fmt: skip
+        db = self.store.db
+        now = records.now_text()
+        with self.store.write_lock, immediate(db):
+            for old_id, task in fresh.items():
+                row = records.record_for_run(db, old_id)
+                run_no = row["run_no"] + 1
+                records.insert_run(db, {
+                    "run_id": task.id, "project_id": row["project_id"], "task_id": row["task_id"],
+                    "run_no": run_no, "created_at": now, "created_by": self.id,
+                    "status": "pending", "lost": 0,
+                })  # fmt: skip
+                records.update_task_record(db, row["project_id"], row["task_id"], {
+                    "run_id": task.id, "run_no": run_no, "engine_status": "pending",
+                    "reason": None, "exit_code": None, "error": None, "queued_at": now,
+                    "started_at": None, "finished_at": None, "stop_requested_by": None,
+                })  # fmt: skip
+            with self.store.acting(self.id, "the workflow resumed: a new run"):
+                self.store.graphs.save(rebuilt)
+        return rebuilt
+
     def _fail_left_running(self, task: Task) -> None:
         """A member still RUNNING in the store belonged to a run that died with its worker."""
         now = datetime.now()
         message = "the worker running this task was lost"
-        task._set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
+        task.set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
                                     termination_reason=LOST_REASON))  # fmt: skip
         task.transition_to(TaskStatus.FAILED, error=message)
         self.store.tasks.save(task)

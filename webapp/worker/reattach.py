@@ -227,7 +227,7 @@ class Reattach:
             return False
         store.attach(run.id)
         status, result = result_of(run.id, state)
-        task._set_result(result)
+        task.set_result(result)
         task.transition_to(status, error=None if status is TaskStatus.DONE else result.error)
         with store.acting(self.id):
             store.tasks.save(task)

@@ -117,7 +117,8 @@ class RunExecution:
             }  # fmt: skip
             return local.run_supervised(
                 self.backend, argv, context, request,
-                on_spawn=self._on_supervisor_spawn, detached=lambda: run.detach,
+                on_spawn=self._on_supervisor_spawn, on_exit=self._on_supervisor_exit,
+                detached=lambda: run.detach,
             )  # fmt: skip
 
         return run_command
@@ -127,6 +128,14 @@ class RunExecution:
                   f"{recovery.boot_id()}:{state['proc_start']}", context.id)  # fmt: skip
         with self._lock:
             self._spawned.append(record)
+
+    def _on_supervisor_exit(self, context: TaskContext, state: dict[str, Any]) -> None:
+        if state.get("log_error"):  # reported once; the task's outcome stands
+            run = self._find(context.id)
+            log.error("worker %s: cannot write the log %s: %s", self.id,
+                      run.log_path if run else "?", state["log_error"])  # fmt: skip
+            if run is not None:
+                run.log_failed = True
 
     def _logged(self, handler: Any) -> Any:
         """Wrap a non-process handler so its answer also lands in the run's log."""
@@ -299,7 +308,7 @@ class RunExecution:
         if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
             return
         now = datetime.now()
-        task._set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
+        task.set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
                                     termination_reason="handler"))  # fmt: skip
         task.transition_to(TaskStatus.FAILED, error=message)
         try:

@@ -1,8 +1,10 @@
 """The run supervisor: one process per run that owns the run's whole process tree.
 
-A worker process starts one *fork server* (``python -m webapp.worker.supervisor FD``, a
-single-threaded interpreter, once) and hands it one socket per run; the fork server forks a
-supervisor for it, which costs a fork instead of a fresh interpreter. The supervisor:
+A worker process starts one *fork server* (this file, loaded by path into a bare
+``python -S``: a small single-threaded interpreter, once) and hands it one socket per run;
+the fork server forks a supervisor for it, which costs a fork of a small process instead of
+a fresh interpreter. It imports nothing of webapp but the log writer (loaded by path too:
+its module needs only the standard library). The supervisor:
 
 - leaves the worker's session (``setsid``), so killing the worker or its process group
   never kills a run, and makes itself a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``),
@@ -14,7 +16,9 @@ supervisor for it, which costs a fork instead of a fresh interpreter. The superv
   command exits by itself, leftovers are ended the same way (unless ``keep_daemons``);
   it exits only once it has no descendant left (a subreaper without children has none);
 - writes the run's state file (``runs/<run_no>.json`` in the task's folder) when the
-  command starts and, atomically, once more with the exit status and times before it exits.
+  command starts, and its exit status and times (``runs/<run_no>.exit.json``) before it
+  exits; each atomically, under a new name (no rename over an existing file, which ext4
+  turns into a data flush).
 
 The worker side (starting runs, waiting for them, reattaching) is
 :mod:`webapp.worker.backends.local`.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import selectors
@@ -101,9 +106,12 @@ def write_state(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as fh:
         json.dump(state, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def exit_path(state_path: Path) -> Path:
+    """Where a run's supervisor writes its final state (next to the start state)."""
+    return Path(state_path).with_name(f"{Path(state_path).stem}.exit.json")
 
 
 def proc_start(pid: int) -> str | None:
@@ -167,6 +175,7 @@ class Supervisor:
         self.grace = float(request.get("grace", 10.0))
         self.keep_daemons = bool(request.get("keep_daemons"))
         self.log = None
+        self.log_error: str | None = None
         self.tails = {
             "stdout": _Tail(int(request.get("keep_bytes", 65536))),
             "stderr": _Tail(int(request.get("keep_bytes", 65536))),
@@ -183,12 +192,12 @@ class Supervisor:
         self.tails[stream].add(data)
         try:
             if self.log is None:
-                from webapp.orchestration.logs import LogWriter
-
-                self.log = LogWriter(self.request["log_path"], cap_bytes=self.request["cap_bytes"])
+                self.log = _log_writer()(
+                    self.request["log_path"], cap_bytes=self.request["cap_bytes"]
+                )
             self.log.write(data, stream)
-        except (OSError, ValueError):
-            self.log_failed = True
+        except (OSError, ValueError) as exc:
+            self.log_error = self.log_error or str(exc)  # reported in the final state
 
     def _send(self, kind: bytes, payload: dict[str, Any]) -> None:
         if self.conn is None:
@@ -364,9 +373,10 @@ class Supervisor:
             "error": getattr(self, "error", None), "stdout": self.tails["stdout"].text(),
             "stderr": self.tails["stderr"].text(),
             "log_truncated": bool(self.log is not None and self.log.truncated),
+            "log_error": self.log_error,
         })  # fmt: skip
         with contextlib.suppress(OSError):
-            write_state(self.state_path, self.state)
+            write_state(exit_path(self.state_path), self.state)
         self._send(EXITED, self.state)
         self._disconnect()
         return 0
@@ -407,6 +417,7 @@ def serve(control: socket.socket) -> int:
     """Fork one supervisor per socket received on ``control``; return when it closes."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors are never waited for
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which closes us
+    gc.freeze()  # a forked supervisor's collections never touch (and copy) the server's pages
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 16, 4)
@@ -421,6 +432,7 @@ def serve(control: socket.socket) -> int:
             if pid == 0:
                 code = 1
                 try:
+                    gc.disable()  # a short life with few objects: no collection needed
                     control.close()
                     code = supervise(socket.socket(fileno=fd))
                 finally:
@@ -428,7 +440,41 @@ def serve(control: socket.socket) -> int:
             os.close(fd)
 
 
+_LOG_WRITER: Any = None
+
+
+def _log_writer() -> Any:
+    """The LogWriter class (preloaded by the fork server; imported when run in-process)."""
+    global _LOG_WRITER
+    if _LOG_WRITER is None:
+        from webapp.orchestration.logs import LogWriter
+
+        _LOG_WRITER = LogWriter
+    return _LOG_WRITER
+
+
+def load_by_path(name: str, path: str) -> Any:
+    """Import one module from its file without running its packages' ``__init__`` (the
+    fork server stays small): each parent package becomes a bare module whose ``__path__``
+    is its folder, so the module's own absolute imports of siblings still work."""
+    import importlib
+    import types
+
+    folder = Path(path).parent
+    parts = name.split(".")
+    for depth in range(len(parts) - 1, 0, -1):
+        package = ".".join(parts[:depth])
+        if package not in sys.modules:
+            stub = types.ModuleType(package)
+            stub.__path__ = [str(folder)]
+            sys.modules[package] = stub
+        folder = folder.parent
+    return importlib.import_module(name)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The fork server's entry point: ``main([control socket fd])``."""
+    """The fork server's entry point: ``main([control socket fd, log writer module, its file])``."""
+    global _LOG_WRITER
     argv = sys.argv[1:] if argv is None else argv
+    _LOG_WRITER = load_by_path(argv[1], argv[2]).LogWriter
     sys.exit(serve(socket.socket(fileno=int(argv[0]))))

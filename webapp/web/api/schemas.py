@@ -6,6 +6,9 @@ without breaking the document; request schemas are closed (unknown fields get a 
 
 from __future__ import annotations
 
+from webapp import limits
+from webapp.engine import TASK_TYPES as ENGINE_TASK_TYPES
+
 
 def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -31,8 +34,20 @@ TEXT = {"type": "string"}
 INT = {"type": "integer"}
 NUMBER = {"type": "number"}
 BOOL = {"type": "boolean"}
-PROJECT_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"}
-TASK_TYPES = ["bash", "powershell", "prompt", "agent"]
+PROJECT_ID = {
+    "type": "string",
+    "pattern": f"^[a-z0-9][a-z0-9_-]{{0,{limits.PROJECT_ID_MAX_CHARS - 1}}}$",
+}
+TASK_TYPES = list(ENGINE_TASK_TYPES)
+PAYLOAD = {"type": "string", "minLength": 1, "maxLength": limits.PAYLOAD_MAX_CHARS}
+TASK_NAME = {"type": "string", "maxLength": limits.TASK_NAME_MAX_CHARS}
+DESCRIPTION = {"type": "string", "maxLength": limits.DESCRIPTION_MAX_CHARS}
+TIMEOUT = {
+    "type": ["number", "null"],
+    "exclusiveMinimum": 0,
+    "maximum": limits.TIMEOUT_MAX_SECONDS,
+}
+GRAPH_KEY = {"type": "string", "minLength": 1, "maxLength": limits.GRAPH_KEY_MAX_CHARS}
 ROLES = ["viewer", "operator", "admin"]
 
 COMPONENTS: dict[str, dict] = {
@@ -121,9 +136,13 @@ COMPONENTS: dict[str, dict] = {
 }
 
 PROJECT_FIELDS = {
-    "name": {"type": "string", "maxLength": 200},
-    "shutdown_grace": {"type": "number", "minimum": 0, "maximum": 3600},
-    "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
+    "name": {"type": "string", "maxLength": limits.PROJECT_NAME_MAX_CHARS},
+    "shutdown_grace": {"type": "number", "minimum": 0, "maximum": limits.PROJECT_GRACE_MAX_SECONDS},
+    "max_concurrent": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": limits.PROJECT_MAX_CONCURRENT,
+    },
     "name_categories": {"type": ["array", "null"], "items": TEXT, "maxItems": 100},
     "git_repo": {"type": ["string", "null"], "maxLength": 2000},
     "env": {"type": "object", "additionalProperties": TEXT, "maxProperties": 200},
@@ -139,18 +158,18 @@ TASK_CREATE = {
     "type": "object",
     "required": ["payload"],
     "properties": {
-        "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "payload": PAYLOAD,
         "type": {"enum": TASK_TYPES},
-        "name": {"type": "string", "maxLength": 200},
-        "description": {"type": "string", "maxLength": 10000},
-        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
+        "name": TASK_NAME,
+        "description": DESCRIPTION,
+        "timeout": TIMEOUT,
     },
     "additionalProperties": False,
 }
 TASK_RENAME = {
     "type": "object",
     "required": ["name"],
-    "properties": {"name": {"type": "string", "maxLength": 200}},
+    "properties": {"name": TASK_NAME},
     "additionalProperties": False,
 }
 GRAPH_TASK = {
@@ -158,13 +177,13 @@ GRAPH_TASK = {
     "required": ["key", "payload"],
     "description": "One task of a workflow ('id' is accepted for 'key').",
     "properties": {
-        "key": {"type": "string", "minLength": 1, "maxLength": 60},
-        "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "key": GRAPH_KEY,
+        "payload": PAYLOAD,
         "type": {"enum": TASK_TYPES},
-        "name": {"type": ["string", "null"], "maxLength": 200},
-        "description": {"type": "string", "maxLength": 10000},
-        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
-        "after": {"type": "array", "items": {"type": "string", "maxLength": 60}},
+        "name": {**TASK_NAME, "type": ["string", "null"]},
+        "description": DESCRIPTION,
+        "timeout": TIMEOUT,
+        "after": {"type": "array", "items": GRAPH_KEY},
         "finally": BOOL,
         "required": BOOL,
     },
@@ -174,8 +193,13 @@ GRAPH_CREATE = {
     "type": "object",
     "required": ["tasks"],
     "properties": {
-        "title": {"type": "string", "maxLength": 200},
-        "tasks": {"type": "array", "minItems": 1, "maxItems": 500, "items": GRAPH_TASK},
+        "title": {"type": "string", "maxLength": limits.GRAPH_TITLE_MAX_CHARS},
+        "tasks": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": limits.GRAPH_MAX_TASKS,
+            "items": GRAPH_TASK,
+        },
     },
     "additionalProperties": False,
 }

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from webapp import orchestration
+from webapp import limits, orchestration
 from webapp.web import deleting
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
 from webapp.web.api.schemas import PROJECT_ID, TASK_CREATE, TASK_RENAME, TASK_TYPES, ref
-from webapp.web.auth import record_audit
+from webapp.web.auditing import record_audit
 
 TASK = "/projects/<project>/tasks/<task>"
 PATHS = {"project": PROJECT_ID, "task": {"type": "string", "maxLength": 40}}
@@ -27,8 +27,16 @@ LIST_QUERY = (
         "queued, running, completed, failed, cancelled, blocked, deleting or lost.",
     ),
     Param("type", {"enum": TASK_TYPES}, "Only tasks of this type."),
-    Param("search", {"type": "string", "maxLength": 200}, "Text in the ID, name or payload."),
-    Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 50)."),
+    Param(
+        "search",
+        {"type": "string", "maxLength": limits.SEARCH_MAX_CHARS},
+        "Text in the ID, name or payload.",
+    ),
+    Param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": limits.PAGE_SIZE_MAX},
+        "Page size (default 50).",
+    ),
     Param("offset", {"type": "integer", "minimum": 0}, "Tasks to skip."),
 )
 LOG_QUERY = (
@@ -63,8 +71,8 @@ def list_tasks(project: str):
         project,
         status=query_text("status", max_length=40),
         type=query_text("type", max_length=40),
-        search=query_text("search"),
-        limit=query_int("limit", 50, minimum=1, maximum=500),
+        search=query_text("search", max_length=limits.SEARCH_MAX_CHARS),
+        limit=query_int("limit", 50, minimum=1, maximum=limits.PAGE_SIZE_MAX),
         offset=query_int("offset", 0),
     )
     return {**to_json(page, ("has_next",)), "items": [task_json(task) for task in page.items]}
@@ -84,11 +92,11 @@ def create_task(project: str):
     body = Body(tuple(TASK_CREATE["properties"]))
     task = orchestration.task_new(
         project,
-        name=body.text("name", max_length=200),
+        name=body.text("name", max_length=limits.TASK_NAME_MAX_CHARS),
         type=body.text("type", max_length=20) or "bash",
-        payload=body.text("payload", required=True),
-        description=body.text("description", max_length=10_000) or "",
-        timeout=body.number("timeout", maximum=604_800),
+        payload=body.text("payload", required=True, max_length=limits.PAYLOAD_MAX_CHARS),
+        description=body.text("description", max_length=limits.DESCRIPTION_MAX_CHARS) or "",
+        timeout=body.number("timeout", maximum=limits.TIMEOUT_MAX_SECONDS),
         actor=current_user.username,
     )
     record_audit(
@@ -118,7 +126,7 @@ def get_task(project: str, task: str):
     response=ref("Task"),
 )
 def rename_task(project: str, task: str):
-    new_name = Body(("name",)).text("name", required=True, max_length=200)
+    new_name = Body(("name",)).text("name", required=True, max_length=limits.TASK_NAME_MAX_CHARS)
     task_id = _resolve(project, task)
     old = orchestration.get_task_meta(project, task_id).name
     renamed = orchestration.task_rename(project, task_id, new_name, actor=current_user.username)

@@ -29,11 +29,16 @@ from typing import Any
 
 from webapp.engine.context import TaskContext
 from webapp.engine.errors import TaskCancelled, TaskExecutionError, TaskTimeoutError
+from webapp.orchestration.logs import writer
 from webapp.worker import supervisor as sup
 
 RUNS_DIR = "runs"
 RUN_ENV = "WEBAPP_RUN_ID"
-_FORK_SERVER = "from webapp.worker.supervisor import main; main()"
+_FORK_SERVER = (
+    "import importlib.util as u, sys; s = u.spec_from_file_location('webapp_run_supervisor', "
+    "sys.argv[1]); m = u.module_from_spec(s); sys.modules[s.name] = m; s.loader.exec_module(m); "
+    "m.main(sys.argv[2:])"
+)
 _POLL = 0.25  # how often a waiting worker thread looks at its detach flag
 
 
@@ -62,15 +67,17 @@ def supervisor_alive(state: dict[str, Any] | None) -> bool:
 
 
 def inspect(path: Path) -> tuple[str, dict[str, Any] | None]:
-    """``("exited", state)``, ``("alive", state)`` or ``("none", state-or-None)``."""
+    """``("exited", final state)``, ``("alive", start state)`` or ``("none", state-or-None)``
+    for the run whose (start) state file is ``path``."""
+    final = read_state(sup.exit_path(path))
+    if final is not None:
+        return "exited", final
     state = read_state(path)
-    if state is not None and "reason" in state:
-        return "exited", state
     if supervisor_alive(state):
         return "alive", state
-    state = read_state(path)  # it may have finished between the two reads
-    if state is not None and "reason" in state:
-        return "exited", state
+    final = read_state(sup.exit_path(path))  # it may have finished between the reads
+    if final is not None:
+        return "exited", final
     return "none", state
 
 
@@ -141,7 +148,8 @@ class LocalBackend:
     def _start_server(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._server = subprocess.Popen(
-            [sys.executable, "-c", _FORK_SERVER, str(theirs.fileno())],
+            [sys.executable, "-S", "-c", _FORK_SERVER, sup.__file__, str(theirs.fileno()),
+             writer.__name__, writer.__file__],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
         )  # fmt: skip
         theirs.close()
@@ -199,9 +207,14 @@ def run_supervised(
     request: dict[str, Any],
     *,
     on_spawn: Callable[[TaskContext, dict[str, Any]], object] | None = None,
+    on_exit: Callable[[TaskContext, dict[str, Any]], object] | None = None,
     detached: Callable[[], bool] = lambda: False,
 ) -> subprocess.CompletedProcess:
-    """Run ``argv`` under a supervisor and wait for its end (or until ``detached()``)."""
+    """Run ``argv`` under a supervisor and wait for its end (or until ``detached()``).
+
+    ``on_spawn(context, state)`` learns the supervisor's and the command's processes,
+    ``on_exit(context, state)`` the supervisor's final state before the outcome is raised
+    or returned."""
     request = {**request, "argv": list(argv), "run_id": context.id, "timeout": context.timeout}
     conn = backend.start(request)
     conn.settimeout(_POLL)
@@ -237,16 +250,19 @@ def run_supervised(
         context.set_canceller(None)
         conn.close()
     if final is None:  # the supervisor died without a word: its state file may know more
-        final = read_state(Path(request["state_path"])) or {}
+        final = read_state(sup.exit_path(Path(request["state_path"]))) or {}
         if "reason" not in final:
             raise TaskExecutionError("the run's supervisor died before the command ended")
+    if on_exit is not None:
+        on_exit(context, final)
     return raise_outcome(final, argv, context.id, context.timeout)
 
 
 def end_supervised_runs(root: Path, timeout: float = 30.0) -> int:
     """Stop every live supervisor of the runs under ``root`` (a data or tasks folder) and
     wait for them (tests and tools that must leave nothing behind); returns how many."""
-    states = [read_state(p) for p in Path(root).rglob(f"{RUNS_DIR}/*.json")]
+    states = [read_state(p) for p in Path(root).rglob(f"{RUNS_DIR}/*.json")
+              if not p.name.endswith(".exit.json")]  # fmt: skip
     live = [s for s in states if supervisor_alive(s)]
     for state in live:
         stop_supervisor(state)
