@@ -18,8 +18,9 @@ START_TIMEOUT = 60.0
 
 class Cluster:
     def __init__(self, root: Path, *, allowed_failures: int = 0, workers: int = 2,
-                 nthreads: int = 1):  # fmt: skip
+                 nthreads: int = 1, port: int = 0):  # fmt: skip
         self.root = root
+        self.port = port
         self.nthreads = nthreads
         root.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
@@ -58,7 +59,7 @@ class Cluster:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                "0",
+                str(self.port),
                 "--dashboard-address",
                 "127.0.0.1:0",
                 "--scheduler-file",

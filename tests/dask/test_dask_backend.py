@@ -195,3 +195,32 @@ def test_tasks_stay_queued_while_the_cluster_is_unreachable(make_worker):
     assert worker.run_once() == 0
     assert meta(task).status == "queued"
     assert "unreachable" in worker.cluster.reason
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_killed_scheduler_loses_its_runs_and_a_restarted_one_gets_the_queue(
+    make_cluster, make_worker, until
+):
+    cluster = make_cluster("restart", workers=1, port=_free_port())
+    orch.project_create("demo")
+    task = orch.task_new("demo", payload="echo started; sleep 300")
+    make_worker(cluster)
+    until(lambda: "started" in orch.read_task_log("demo", task.task_id).text)
+    cluster.kill("scheduler")
+    until(lambda: meta(task).is_terminal, timeout=20)
+    assert meta(task).status == "lost", (meta(task).status, meta(task).error)
+    until(lambda: no_process_left(task.run_id), timeout=10)
+    later = orch.task_new("demo", payload="echo later")
+    cluster.kill("w1") if cluster.procs["w1"].poll() is None else cluster.procs.pop("w1").wait()
+    cluster.start_scheduler()  # as systemd would (Restart=always), the worker too
+    cluster.start_worker("w1")
+    cluster.wait_workers(1)
+    until(lambda: meta(later).is_terminal, timeout=30)
+    assert meta(later).status == "completed", meta(later).error

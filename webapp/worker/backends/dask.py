@@ -53,7 +53,8 @@ def run_remote(source, request, topic):
     exec(source, ns)
     worker = get_worker()
     where = {"host": socket.gethostname(), "worker": worker.address, "name": str(worker.name)}
-    return ns["run"](request, lambda msg: worker.log_event(topic, msg), where)
+    alive = lambda: worker.status.name in ("running", "paused")
+    return ns["run"](request, lambda msg: worker.log_event(topic, msg), where, alive)
 
 def stop_remote(source, run_id, grace):
     ns = {"__name__": "webapp_dask_runner"}

@@ -119,8 +119,9 @@ class Tail:
         return self.data.decode("utf-8", "replace")
 
 
-def run(request, publish, where=None):
-    """Run ``request["argv"]``; returns its end: reason, returncode, output tails, last seq."""
+def run(request, publish, where=None, alive=lambda: True):
+    """Run ``request["argv"]``; returns its end: reason, returncode, output tails, last seq.
+    ``alive()`` false (the Dask worker lost its scheduler): the command is stopped."""
     run_id = request["run_id"]
     where = dict(where or {})
     task_dir, cwd = workspace(request)
@@ -174,7 +175,7 @@ def run(request, publish, where=None):
     try:
         while open_pipes:
             now = time.monotonic()
-            waits = [0.5]
+            waits = [0.1]
             if pending:
                 waits.append(max(0.0, state["last_flush"] + FLUSH_GAP - now))
             if kill_at is not None:
@@ -200,9 +201,11 @@ def run(request, publish, where=None):
             now = time.monotonic()
             if pending and now - state["last_flush"] >= FLUSH_GAP:
                 flush()
-            if reason == "exited" and (entry["stop"].is_set() or
+            orphaned = reason == "exited" and not alive()
+            if reason == "exited" and (entry["stop"].is_set() or orphaned or
                                        (timeout and now - started >= timeout)):  # fmt: skip
-                reason = "stopped" if entry["stop"].is_set() else "timeout"
+                reason = "stopped" if entry["stop"].is_set() else \
+                    "lost" if orphaned else "timeout"  # fmt: skip
                 signal_group(pgid, signal.SIGTERM)
                 kill_at = now + entry["grace"]
             if kill_at is not None and now >= kill_at:
