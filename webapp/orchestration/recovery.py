@@ -25,7 +25,8 @@ from typing import Any
 from webapp.engine.task import TaskResult, TaskStatus
 from webapp.orchestration.context import Settings
 from webapp.orchestration.status import LOST_REASON
-from webapp.store import records
+from webapp.store import accounts as audit_log
+from webapp.store import graph_records, records
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,8 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
     if task.status is not TaskStatus.RUNNING:
         return False
     db = store.db
-    started = records.get_run(db, run["run_id"])["started_at"]
+    run_row = records.get_run(db, run["run_id"])
+    started = run_row["started_at"]
     started_at = records.parse_time(started) if started else datetime.now()
     started_at = started_at.astimezone().replace(tzinfo=None)  # engine times are naive local
     finished_at = datetime.now()
@@ -170,4 +172,24 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
     with store.acting(actor, reason):
         store.tasks.save(task)
     records.update_run(db, run["run_id"], {"lost": 1})
+    audit_log.insert_system_audit(
+        db,
+        actor=actor,
+        action="task.lost",
+        target=f"{run_row['project_id']}/{run_row['task_id']}",
+        detail=f"run {run_row['run_no']}: {reason}",
+    )
     return True
+
+
+def requeue_graphs(db: Any, worker_id: str, note: str, reaper_id: str) -> None:
+    """Inside the caller's transaction: requeue a dead worker's graphs, each one on record."""
+    for graph_id in graph_records.requeue_graphs_of(db, worker_id, note):
+        graph = graph_records.get_graph(db, graph_id)
+        audit_log.insert_system_audit(
+            db,
+            actor=reaper_id,
+            action="graph.requeue",
+            target=f"{graph['project_id']}/{graph_id}",
+            detail=note,
+        )

@@ -124,11 +124,12 @@ class Reattach:
                     continue
                 runs = workers.running_runs_of(db, row["id"])
                 lost += self._settle(runs, reason, row["hostname"] == recovery.HOSTNAME)
-                graph_records.requeue_graphs_of(db, row["id"], f"requeued: {reason}")
+                recovery.requeue_graphs(db, row["id"], f"requeued: {reason}", self.id)
             log.warning("%s: settled %d running task(s)", reason, len(runs))
         with self.store.write_lock, immediate(db):
             for _, worker_id in graph_records.orphaned_graphs(db):
-                graph_records.requeue_graphs_of(db, worker_id, f"requeued: worker {worker_id} left")
+                note = f"requeued: worker {worker_id} left"
+                recovery.requeue_graphs(db, worker_id, note, self.id)
             with self._lock:
                 mine = set(self._running)
             for run in workers.orphaned_runs(db):
