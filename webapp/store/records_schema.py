@@ -324,3 +324,13 @@ def m15_log_search(db: Database) -> None:
     from webapp.store.log_search import create_tables
 
     create_tables(db)
+
+
+@records_migrations()
+def m12_run_backend(db: Database) -> None:
+    """Where a run executed: its backend ("local" or "dask"), host and Dask worker (remote
+    process IDs never go into ``pid``/``pgid``, which local recovery signals)."""
+    columns = db["runs"].columns_dict
+    for name in ("backend", "host", "dask_worker"):
+        if name not in columns:
+            db["runs"].add_column(name, str)

@@ -17,6 +17,7 @@ from webapp.web import (
     assets,
     auditing,
     bulk,
+    cluster,
     dashboard,
     errors,
     first_start,
@@ -66,6 +67,7 @@ BLUEPRINTS = (
     models.bp,
     schedules.bp,
     notifications.bp,
+    cluster.bp,
     api.bp,
 )
 
@@ -82,6 +84,7 @@ def init_app(app: Flask) -> None:
     reasons.init_app(app)  # "ended because" in words
     errors.init_app(app)
     dashboard.init_app(app)
+    cluster.init_app(app)
     api.init_app(app, csrf)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from webapp import orchestration
 from webapp.orchestration import llm
+from webapp.web import cluster
 
 bp = Blueprint("ops", __name__)
 LATENCY_KEY = "webapp.request_latency"
@@ -109,6 +110,7 @@ def metric_lines() -> list[str]:
         "# HELP webapp_request_duration_seconds Request latency of this server process.",
         "# TYPE webapp_request_duration_seconds histogram",
     ]
+    lines += cluster.metric_lines()
     histogram = current_app.extensions[LATENCY_KEY]
     lines += histogram.lines("webapp_request_duration_seconds", f'pid="{os.getpid()}"')
     return lines

@@ -29,7 +29,7 @@ from webapp.orchestration.context import Settings, bind_forever, settings_of
 from webapp.orchestration.status import derive_status
 from webapp.store import graph_records, records, workers
 from webapp.worker.automation import AutomationLoop
-from webapp.worker.backends import local
+from webapp.worker.backends import dask_handler, local
 from webapp.worker.graphs import GraphDriver, GraphExecution
 from webapp.worker.indexer import LogIndexer
 from webapp.worker.reattach import AdoptedRun, Reattach
@@ -62,16 +62,20 @@ class Worker(RunExecution, SupervisedRuns, GraphExecution, Shutdown, Reattach):
         threads: int | None = None,
         name: str = "worker",
         supervised: bool = True,
+        cluster: Any = None,
     ):
         self.settings = settings
         self.supervised = supervised
         self.backend = local.LocalBackend()
+        self.cluster = cluster if cluster is not None else dask_handler.backend_from_env()
         self.store = settings.store
         self.threads = threads or settings.worker_threads
         me = recovery.this_process()
         self.id = f"{name}:{me['hostname']}:{me['pid']}:{secrets.token_hex(3)}"
         self.executor = TaskExecutor.empty(self.store)
         self._register_handlers()
+        if self.cluster is not None:  # shell runs go to the Dask cluster
+            dask_handler.install(self, self.cluster)
         self._running: dict[str, RunningTask | GraphDriver] = {}
         self._members: dict[str, RunningTask] = {}  # tasks of the graphs being driven here
         self._spawned: list[tuple[int, int, str | None, str]] = []
@@ -168,6 +172,8 @@ class Worker(RunExecution, SupervisedRuns, GraphExecution, Shutdown, Reattach):
         self._pool.shutdown(wait=ended)
         self._kill_leftovers(ended_runs)
         self.backend.close()
+        if self.cluster is not None:
+            self.cluster.close()
         if ended:
             self._ended = True
             forget_at_exit(self)
@@ -266,6 +272,8 @@ class Worker(RunExecution, SupervisedRuns, GraphExecution, Shutdown, Reattach):
             spawned, self._spawned = self._spawned, []
         db = self.store.db
         free = slots if slots > 0 and workers.has_queued(db) else 0
+        if free and self.cluster is not None:  # queued work waits here, not in Dask
+            free = min(free, self.cluster.free_slots())
         if not free and not spawned:
             return self._claim_graphs(db, slots)
         try:
