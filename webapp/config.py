@@ -36,6 +36,8 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LOCK_SECONDS": 900,
     "WTF_CSRF_TIME_LIMIT": None,
     "TRUSTED_PROXIES": 0,
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    "DATABASE_BUSY_TIMEOUT": 30.0,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -74,6 +76,10 @@ DESCRIPTIONS: dict[str, str] = {
     "session).",
     "TRUSTED_PROXIES": "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
     "headers are trusted (0: none).",
+    "MAX_CONTENT_LENGTH": "Largest request body in bytes (form or JSON); larger ones get 413 "
+    "before they are read.",
+    "DATABASE_BUSY_TIMEOUT": "Seconds a request or worker waits for another process's database "
+    "write lock before giving up (a request then gets 503 with Retry-After).",
 }
 
 INSTANCE_CONFIG_FILE = "config.py"
