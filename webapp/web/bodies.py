@@ -58,5 +58,6 @@ def name_the_limit(error: RequestEntityTooLarge):
 
 def init_app(app: Flask) -> None:
     app.json = JSONProvider(app)
-    app.before_request(refuse_oversized_body)
+    # First of all hooks: the login gate or CSRF check must not be what meets a huge body.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_oversized_body)
     app.register_error_handler(RequestEntityTooLarge, name_the_limit)
