@@ -9,13 +9,10 @@ writable, without a restart; 100 MB bodies get 413 while the worker's RSS stays 
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import select
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,17 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.web.conftest import wait_for
-from webapp.cli.serve import gunicorn_argv
+from tests.web.live_server import Server, served
 
 ROOT = os.geteuid() == 0
 NOBODY = 65534
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _walk(path: Path):
@@ -72,39 +63,6 @@ def app_config(app_config, data_dir):
     return {**app_config, "DATA_DIR": str(data_dir)}
 
 
-class Server:
-    def __init__(self, port: int, process: subprocess.Popen, token_headers: dict):
-        self.port, self.process, self.headers = port, process, token_headers
-
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            headers = dict(self.headers)
-            data = None
-            if body is not None:
-                data = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            connection.request(method, path, body=data, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            return response.status, dict(response.getheaders())
-        finally:
-            connection.close()
-
-    def worker_pids(self) -> list[int]:
-        """The gunicorn worker processes (children of the master this test started)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    pids.append(int(entry.name))
-        return pids
-
-
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -116,40 +74,9 @@ def rss_bytes(pid: int) -> int:
 def server(app, demo_task, api_headers, data_dir, tmp_path):
     headers = api_headers("admin")
     hand_to_server_user(data_dir)
-    port = free_port()
-    env = {
-        **os.environ,
-        "WEBAPP_DATA_DIR": str(data_dir),
-        "WEBAPP_WORKER_ENABLED": "false",
-        "WEBAPP_SECRET_KEY": "faults-test",
-    }
-    # `webapp serve`'s own gunicorn command line (serve execs it; setpriv must come first).
-    argv = gunicorn_argv("127.0.0.1", port, workers=1, threads=8)
-    if ROOT:
-        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *argv]
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-    running = Server(port, process, headers)
-    try:
-        wait_for(lambda: _answers(running, process, log), timeout=30)
-        yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _answers(server: Server, process: subprocess.Popen, log: Path) -> bool:
-    if process.poll() is not None:
-        raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()}")
-    try:
-        return server.call("GET", "/healthz")[0] == 200 and len(server.worker_pids()) == 1
-    except OSError:
-        return False
+    as_user = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--")
+    with served(data_dir, tmp_path / "serve.log", headers, prefix=as_user if ROOT else ()) as up:
+        yield up
 
 
 def burst(server: Server, task_id: str, size: int = 16) -> list[tuple[int, dict]]:

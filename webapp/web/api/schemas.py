@@ -6,6 +6,56 @@ without breaking the document; request schemas are closed (unknown fields get a 
 
 from __future__ import annotations
 
+import namer
+
+from webapp.orchestration.status import UI_STATUSES
+
+MAX_OFFSET = 10**9
+NUL = "\\x00"
+BLANK = "^\\s*$"
+# What orchestration's name rules accept (naming.clean_task_name): after leading blanks and
+# signs that are dropped, a letter, digit or "_" comes before any space or hyphen.
+TASK_NAME_PATTERN = "^\\s*[^A-Za-z0-9_\\s\\x00\\x1c-\\x1f-]*[A-Za-z0-9_]"
+# A full task ID or a unique prefix (orchestration.identity), any case, I/L/O read as 1/1/0.
+TASK_ID_PATTERN = "^[ghjkmnp-tv-zGHJKMNP-TV-Z](?:[0-9iIlLoO][0-9a-tv-zA-TV-Z]{0,3})?$"
+ENV_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+GIT_REPO_PATTERN = "^(?:[^\\s\\x00\\x1c-\\x1f-][^\\s\\x00\\x1c-\\x1f]*)?$"
+ARCHIVE_REF = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_.-]{1,200}$",
+    "description": "an archive ID (or the start of one) or a task ID prefix",
+}
+
+
+def text(
+    max_length: int,
+    *,
+    min_length: int = 0,
+    pattern: str | None = None,
+    blank: bool = True,
+    description: str = "text without NUL characters",
+) -> dict:
+    """A string the server takes as it is: no NUL characters (nor blank, with ``blank=False``),
+    within the length limits, matching ``pattern`` if given. ``description`` completes
+    "must be ..." in the 400 that a mismatch gets. (NUL and blank are refused with ``not``:
+    generators handle that far faster than a pattern spanning the whole string.)"""
+    refused = {"pattern": NUL} if blank else {"anyOf": [{"pattern": NUL}, {"pattern": BLANK}]}
+    schema = {
+        "type": "string",
+        "maxLength": max_length,
+        "not": refused,
+        "description": description,
+    }
+    if pattern is not None:
+        schema["pattern"] = pattern
+    if min_length:
+        schema["minLength"] = min_length
+    return schema
+
+
+def nullable_text(max_length: int, **shape) -> dict:
+    return {**text(max_length, **shape), "type": ["string", "null"]}
+
 
 def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -120,13 +170,49 @@ COMPONENTS: dict[str, dict] = {
     ),
 }
 
+TASK_ID = {
+    "type": "string",
+    "pattern": TASK_ID_PATTERN,
+    "description": "a task ID or a unique prefix of one: 1-5 Crockford base32 characters "
+    "(e.g. 'k3v8h' or 'k3')",
+}
+TASK_STATUS = {"enum": list(UI_STATUSES)}
+TASK_NAME = text(
+    200,
+    pattern=TASK_NAME_PATTERN,
+    description="a name with a letter, digit or '_' before any space or hyphen (it becomes "
+    "a slug of a-z, 0-9, '_' and '-')",
+)
+MOMENT = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+    "description": "a date like 2025-01-31 or an RFC 3339 date-time like 2025-01-31T12:00:00Z",
+}
+NOT_BLANK = "text that is not blank (nor holds NUL characters)"
 PROJECT_FIELDS = {
-    "name": {"type": "string", "maxLength": 200},
+    "name": {**nullable_text(100), "description": "Blank or null: the project's ID."},
     "shutdown_grace": {"type": "number", "minimum": 0, "maximum": 3600},
     "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
-    "name_categories": {"type": ["array", "null"], "items": TEXT, "maxItems": 100},
-    "git_repo": {"type": ["string", "null"], "maxLength": 2000},
-    "env": {"type": "object", "additionalProperties": TEXT, "maxProperties": 200},
+    "name_categories": {
+        "type": ["array", "null"],
+        "items": {"enum": list(namer.list_categories())},
+        "maxItems": 100,
+    },
+    "git_repo": nullable_text(
+        2000,
+        pattern=GIT_REPO_PATTERN,
+        description="a URL or path without spaces, not starting with '-'",
+    ),
+    "env": {
+        "type": ["object", "null"],
+        "propertyNames": {
+            "pattern": ENV_NAME_PATTERN,
+            "maxLength": 200,
+            "description": "environment variable names: letters, digits and '_', not starting "
+            "with a digit",
+        },
+        "additionalProperties": text(10000),
+        "maxProperties": 200,
+    },
 }
 PROJECT_CREATE = {
     "type": "object",
@@ -139,10 +225,10 @@ TASK_CREATE = {
     "type": "object",
     "required": ["payload"],
     "properties": {
-        "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "payload": text(100000, blank=False, description=NOT_BLANK),
         "type": {"enum": TASK_TYPES},
-        "name": {"type": "string", "maxLength": 200},
-        "description": {"type": "string", "maxLength": 10000},
+        "name": TASK_NAME,
+        "description": text(10000),
         "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
     },
     "additionalProperties": False,
@@ -150,31 +236,36 @@ TASK_CREATE = {
 TASK_RENAME = {
     "type": "object",
     "required": ["name"],
-    "properties": {"name": {"type": "string", "maxLength": 200}},
+    "properties": {"name": TASK_NAME},
     "additionalProperties": False,
 }
 GRAPH_TASK = {
     "type": "object",
-    "required": ["key", "payload"],
-    "description": "One task of a workflow ('id' is accepted for 'key').",
+    "required": ["payload"],
+    "description": "One task of a workflow ('id' is accepted for 'key'); a task with "
+    "required: false must be a finally task.",
     "properties": {
-        "key": {"type": "string", "minLength": 1, "maxLength": 60},
-        "payload": {"type": "string", "minLength": 1, "maxLength": 100000},
+        "key": text(60, blank=False, description=NOT_BLANK),
+        "id": text(60, blank=False, description=NOT_BLANK),
+        "payload": text(100000, blank=False, description=NOT_BLANK),
         "type": {"enum": TASK_TYPES},
-        "name": {"type": ["string", "null"], "maxLength": 200},
-        "description": {"type": "string", "maxLength": 10000},
+        "name": {**TASK_NAME, "type": ["string", "null"]},
+        "description": text(10000),
         "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
-        "after": {"type": "array", "items": {"type": "string", "maxLength": 60}},
+        "after": {"type": "array", "items": text(60), "maxItems": 500},
         "finally": BOOL,
         "required": BOOL,
     },
     "additionalProperties": False,
+    "oneOf": [{"required": ["key"]}, {"required": ["id"]}],
+    "if": {"properties": {"required": {"const": False}}, "required": ["required"]},
+    "then": {"properties": {"finally": {"const": True}}, "required": ["finally"]},
 }
 GRAPH_CREATE = {
     "type": "object",
     "required": ["tasks"],
     "properties": {
-        "title": {"type": "string", "maxLength": 200},
+        "title": text(200),
         "tasks": {"type": "array", "minItems": 1, "maxItems": 500, "items": GRAPH_TASK},
     },
     "additionalProperties": False,
