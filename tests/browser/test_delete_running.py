@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from webapp import orchestration
 
-GRACE = 1.0
+GRACE = 120.0  # the task's TERM trap ends it when the test says so, long before this
 
 
 @pytest.fixture
@@ -29,8 +29,12 @@ def served(app, live_server, users, bound):
         worker.stop(5.0)
 
 
-def test_delete_a_running_task_shows_deleting_then_its_archive(served, page: Page):
-    task = orchestration.task_new("demo", name="sleeper", payload="sleep 600", actor="test")
+def test_delete_a_running_task_shows_deleting_then_its_archive(served, page: Page, tmp_path):
+    # On SIGTERM the task waits for the test's release file: until then it is "deleting",
+    # however fast the worker is, so the page is checked in that state, not raced against it.
+    release = tmp_path / "release"
+    script = f"trap 'until [ -e {release} ]; do sleep 0.05; done; exit 143' TERM; sleep 600 & wait"
+    task = orchestration.task_new("demo", name="sleeper", payload=script, actor="test")
     page.goto(f"{served}/login")
     page.fill("#username", "admin")
     page.fill("#password", "admin-password-1")
@@ -45,6 +49,7 @@ def test_delete_a_running_task_shows_deleting_then_its_archive(served, page: Pag
     expect(page.locator("#task-status .badge")).to_have_attribute("data-status", "deleting")
     expect(page.locator(".flash")).to_contain_text("is being deleted")
     page.evaluate("window.__same_page = true")
+    release.touch()
     expect(page.locator("#task-status")).to_contain_text("no longer exists", timeout=10_000)
     assert page.evaluate("window.__same_page") is True
     page.click("#task-status a:has-text('Find it in the archive')")

@@ -28,13 +28,13 @@ def test_new_task_is_queued_with_a_generated_name_and_a_created_transition(proje
 
 
 def test_new_task_validates_its_definition(project):
-    with pytest.raises(orch.InvalidTaskRequest, match="Unknown task type 'perl'"):
+    with pytest.raises(orch.errors.InvalidTaskRequest, match="Unknown task type 'perl'"):
         orch.task_new("demo", type="perl", payload="x")
-    with pytest.raises(orch.InvalidTaskRequest, match="payload must not be empty"):
+    with pytest.raises(orch.errors.InvalidTaskRequest, match="payload must not be empty"):
         orch.task_new("demo", payload="   ")
-    with pytest.raises(orch.InvalidTaskRequest, match="timeout"):
+    with pytest.raises(orch.errors.InvalidTaskRequest, match="timeout"):
         orch.task_new("demo", payload="true", timeout=0)
-    with pytest.raises(orch.ProjectNotFound, match="nope"):
+    with pytest.raises(orch.errors.ProjectNotFound, match="nope"):
         orch.task_new("nope", payload="true")
     assert orch.task_list("demo").total == 0
 
@@ -61,9 +61,9 @@ def test_names_are_sanitized(project, raw, expected):
     [("!!!", "at least one of a-z"), ("-flag", "must not start with a hyphen"), ("ÄÖÜ", "a-z")],
 )
 def test_unusable_names_are_refused_with_the_reason(project, raw, message):
-    with pytest.raises(orch.InvalidTaskName, match=message):
+    with pytest.raises(orch.errors.InvalidTaskName, match=message):
         orch.task_new("demo", name=raw, payload="true")
-    with pytest.raises(orch.InvalidTaskName, match=message):
+    with pytest.raises(orch.errors.InvalidTaskName, match=message):
         orch.task_rename("demo", orch.task_new("demo", payload="true").task_id, raw)
 
 
@@ -85,17 +85,17 @@ def test_task_ids_are_unique_and_resolve_from_prefixes(project):
     for task_id in ids:
         heads.setdefault(task_id[0], []).append(task_id)
     shared = next(head for head, members in heads.items() if len(members) > 1)
-    with pytest.raises(orch.AmbiguousTaskId) as ambiguous:
+    with pytest.raises(orch.errors.AmbiguousTaskId) as ambiguous:
         orch.resolve_task_id("demo", shared)
     assert ambiguous.value.matches == sorted(heads[shared])
     assert ", ".join(sorted(heads[shared])) in str(ambiguous.value)
     unused = next(h for h in "ghjkmnpqrstvwxyz" if h not in heads) if len(heads) < 16 else None
     missing = unused or f"{some[:4]}{'0' if some[4] != '0' else '1'}"
-    with pytest.raises(orch.TaskNotFound, match="No task matching"):
+    with pytest.raises(orch.errors.TaskNotFound, match="No task matching"):
         orch.resolve_task_id("demo", missing)
-    with pytest.raises(orch.InvalidTaskId, match="never start with I, L, or O"):
+    with pytest.raises(orch.errors.InvalidTaskId, match="never start with I, L, or O"):
         orch.resolve_task_id("demo", "l3abc")
-    with pytest.raises(orch.InvalidTaskId, match="expected 1-5 Crockford chars"):
+    with pytest.raises(orch.errors.InvalidTaskId, match="expected 1-5 Crockford chars"):
         orch.resolve_task_id("demo", "abc")
     with pytest.raises(orch.MissingTaskId, match="Missing task ID"):
         orch.resolve_task_id("demo", "")
@@ -108,14 +108,14 @@ def test_crockford_substitutions_apply_after_the_head(project):
 
 
 def test_a_project_without_tasks_says_so(project):
-    with pytest.raises(orch.TaskNotFound, match="No tasks found for project demo"):
+    with pytest.raises(orch.errors.TaskNotFound, match="No tasks found for project demo"):
         orch.resolve_task_id("demo", "k3")
 
 
 def test_slash_form_rejects_unsafe_parts(project):
-    with pytest.raises(orch.InvalidSlashForm):
+    with pytest.raises(orch.errors.InvalidSlashForm):
         orch.resolve_task_ref("../etc/k3v8h")
-    with pytest.raises(orch.InvalidSlashForm, match="Which project"):
+    with pytest.raises(orch.errors.InvalidSlashForm, match="Which project"):
         orch.resolve_task_ref("k3v8h")
 
 
@@ -125,7 +125,7 @@ def test_rename_records_who_and_keeps_the_status(project):
     assert renamed.name == "second-name" and renamed.status == "queued"
     last = orch.task_history("demo", task.task_id)[-1]
     assert (last.actor, last.reason) == ("bob", "renamed first -> second-name")
-    with pytest.raises(orch.TaskNotFound):
+    with pytest.raises(orch.errors.TaskNotFound):
         orch.task_rename("demo", "k0000", "x")
 
 
@@ -135,13 +135,13 @@ def test_stopping_a_queued_task_cancels_it_now(project):
     assert stopped.status == "cancelled" and stopped.stop_requested_by == "carol"
     last = orch.task_history("demo", task.task_id)[-1]
     assert (last.actor, last.from_status, last.to_status) == ("carol", "queued", "cancelled")
-    with pytest.raises(orch.TaskStateConflict, match="only queued or running"):
+    with pytest.raises(orch.errors.TaskStateConflict, match="only queued or running"):
         orch.task_stop("demo", task.task_id, actor="carol")
 
 
 def test_retry_adds_a_run_and_keeps_the_earlier_ones(project):
     task = orch.task_new("demo", payload="echo again")
-    with pytest.raises(orch.TaskStateConflict, match="only finished tasks"):
+    with pytest.raises(orch.errors.TaskStateConflict, match="only finished tasks"):
         orch.task_retry("demo", task.task_id)
     orch.task_stop("demo", task.task_id, actor="carol")
     retried = orch.task_retry("demo", task.task_id, actor="dave")
@@ -204,7 +204,7 @@ def test_nothing_works_unbound():
     def call() -> None:  # a new thread starts with nothing bound
         try:
             orch.task_list("demo")
-        except orch.NotBound as error:
+        except orch.errors.NotBound as error:
             errors.append(error)
 
     thread = threading.Thread(target=call)

@@ -20,9 +20,9 @@ def test_create_get_and_list_with_defaults(settings):
 
 def test_duplicate_and_missing_projects(settings):
     orch.project_create("demo")
-    with pytest.raises(orch.ProjectExists, match="already exists"):
+    with pytest.raises(orch.errors.ProjectExists, match="already exists"):
         orch.project_create("demo")
-    with pytest.raises(orch.ProjectNotFound, match="'other'"):
+    with pytest.raises(orch.errors.ProjectNotFound, match="'other'"):
         orch.project_get("other")
 
 
@@ -43,7 +43,7 @@ def test_duplicate_and_missing_projects(settings):
 )
 def test_bad_settings_are_refused_with_a_reason(settings, kwargs, message):
     project_id = kwargs.pop("project_id", "demo")
-    with pytest.raises(orch.InvalidProject, match=message):
+    with pytest.raises(orch.errors.InvalidProject, match=message):
         orch.project_create(project_id, **kwargs)
     assert orch.project_list() == []
 
@@ -69,7 +69,7 @@ def test_update_changes_settings_and_bumps_the_version(settings):
     )
     assert updated.name_categories == ["animals"] and updated.name == "Demo"
     assert updated.version > project.version
-    with pytest.raises(orch.InvalidProject, match="Unknown project setting"):
+    with pytest.raises(orch.errors.InvalidProject, match="Unknown project setting"):
         orch.project_update("demo", colour="red")
 
 

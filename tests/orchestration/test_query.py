@@ -52,7 +52,7 @@ def test_filters_by_status_type_and_text(project):
     ],
 )
 def test_bad_filters_are_explained(project, kwargs, message):
-    with pytest.raises(orch.InvalidTaskRequest, match=message):
+    with pytest.raises(orch.errors.InvalidTaskRequest, match=message):
         orch.task_list("demo", **kwargs)
 
 
@@ -66,9 +66,9 @@ def test_seed_reads(project):
     assert states[tasks[1].task_id] == "cancelled" and states[tasks[0].task_id] == "queued"
     assert orch.counts_by_status()["queued"] == 3
     assert orch.task_status("demo", tasks[0].task_id).status == "queued"
-    with pytest.raises(orch.TaskNotFound):
+    with pytest.raises(orch.errors.TaskNotFound):
         orch.get_task_meta("demo", "k0000")
-    with pytest.raises(orch.TaskNotFound):
+    with pytest.raises(orch.errors.TaskNotFound):
         orch.task_version("demo", "k0000")
 
 
@@ -184,9 +184,9 @@ def test_task_detail_is_the_task_and_its_history(project):
     assert detail.task == orch.get_task_meta("demo", task.task_id)
     assert detail.history == orch.task_history("demo", task.task_id)
     assert [t.to_status for t in detail.history] == ["queued", "cancelled"]
-    with pytest.raises(orch.TaskNotFound):
+    with pytest.raises(orch.errors.TaskNotFound):
         orch.task_detail("demo", "k0000")
-    with pytest.raises(orch.ProjectNotFound):
+    with pytest.raises(orch.errors.ProjectNotFound):
         orch.task_detail("nope", task.task_id)
 
 
@@ -194,7 +194,7 @@ def test_run_log_path_needs_no_read_but_checks_its_input(project):
     task = orch.task_new("demo", payload="echo hi")
     assert orch.run_log_path("demo", task.task_id, 1) == orch.task_log_path("demo", task.task_id)
     assert orch.run_log_path("demo", task.task_id, 2).name == "run-2.log"
-    with pytest.raises(orch.InvalidTaskRequest, match="run_no"):
+    with pytest.raises(orch.errors.InvalidTaskRequest, match="run_no"):
         orch.run_log_path("demo", task.task_id, 0)
-    with pytest.raises(orch.UnsafePath):
+    with pytest.raises(orch.errors.UnsafePath):
         orch.run_log_path("demo", "../other", 1)

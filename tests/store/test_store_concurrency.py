@@ -29,7 +29,7 @@ WRITER = textwrap.dedent(
             task.transition_to(TaskStatus.RUNNING)
             store.tasks.save(task)
             now = datetime.now()
-            task._set_result(TaskResult(task.id, TaskStatus.DONE, now, now, 0.0, output=label))
+            task.set_result(TaskResult(task.id, TaskStatus.DONE, now, now, 0.0, output=label))
             task.transition_to(TaskStatus.DONE)
             store.tasks.save(task)
             assert store.tasks[task.id].is_done

@@ -29,7 +29,7 @@ def _finish(task, status, **fields):
         raw=object(),
         **fields,
     )
-    task._set_result(result)
+    task.set_result(result)
     task.transition_to(status, error=fields.get("error"))
     return result
 

@@ -164,3 +164,14 @@ def test_bulk_refuses_unknown_actions_empty_selections_and_foreign_redirects(
         data={"action": "retry", "task": [task.task_id], "next": "https://evil.example/"},
     )
     assert offsite.headers["Location"] == "/projects/demo"
+
+
+def test_rename_accepts_an_id_prefix_like_every_other_action(operator_client, project):
+    task = new_task(name="before")
+    prefix = task.task_id[:5]
+    form = operator_client.get(f"/projects/demo/tasks/{prefix}/rename")
+    assert form.status_code == 200 and 'value="before"' in form.get_data(as_text=True)
+    response = operator_client.post(f"/projects/demo/tasks/{prefix}/rename", data={"name": "after"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/projects/demo/tasks/{task.task_id}")
+    assert orchestration.get_task_meta("demo", task.task_id).name == "after"

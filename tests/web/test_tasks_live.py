@@ -18,13 +18,19 @@ def log_url(task) -> str:
     return f"/projects/demo/tasks/{task.task_id}/log"
 
 
+def footer_written(task) -> bool:
+    """The worker appends its exit note just after the run's end is saved."""
+    return "[webapp] exited with code" in orchestration.read_task_log("demo", task.task_id).text
+
+
 def test_log_fragments_append_only_new_bytes_and_say_when_done(
-    operator_client, project, run_to_end
+    operator_client, project, run_to_end, wait_for
 ):
     task = new_task("echo first; echo second >&2")
     queued = operator_client.get(log_url(task) + "?offset=0", headers=FRAGMENT)
     assert queued.status_code == 204 and queued.headers["X-Log-Done"] == "0"
     run_to_end("demo", task.task_id)
+    wait_for(lambda: footer_written(task))
     response = operator_client.get(log_url(task) + "?offset=0", headers=FRAGMENT)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
@@ -116,3 +122,21 @@ def test_ansi_stylesheet_is_served(operator_client):
     assert response.status_code == 200 and response.mimetype == "text/css"
     assert b".log .ansi32" in response.data
     assert "max-age=3600" in response.headers["Cache-Control"]  # one download per hour
+
+
+def test_a_log_poll_reads_the_task_row_once_and_never_its_output_tail(
+    app, operator_client, project, run_to_end
+):
+    task = new_task("echo polled")
+    run_to_end("demo", task.task_id)
+    statements: list[str] = []
+    db = orchestration.settings_of(app).store.db  # this thread's connection: the request's
+    db.conn.set_trace_callback(statements.append)
+    try:
+        response = operator_client.get(log_url(task) + "?offset=0", headers=FRAGMENT)
+    finally:
+        db.conn.set_trace_callback(None)
+    assert response.status_code == 200 and response.get_data(as_text=True).startswith("polled")
+    row_reads = [s for s in statements if "task_records" in s]
+    assert len(row_reads) == 1, statements
+    assert not any("task_results" in s for s in statements), statements

@@ -178,7 +178,7 @@ def test_git_workspaces_start_fresh_and_retries_keep_local_work(
     worker = make_worker(start=True)
     until(lambda: status(task) == "completed")
     assert orch.read_task_log("git", task.task_id).text.count("v1") >= 1
-    assert "+local" in orch.task_diff("git", task.task_id)
+    assert "+local" in orch.artifacts.task_diff("git", task.task_id)
     orch.task_retry("git", task.task_id)
     until(
         lambda: status(task) == "completed" and orch.get_task_meta("git", task.task_id).run_no == 2
@@ -245,7 +245,9 @@ def test_the_worker_finishes_deletes_left_to_it(project, settings, make_worker, 
     assert path.read_text().startswith("bye\n")
     live_like = orch.read_archived_log("demo", archived.archive_id[:12])
     assert live_like.segments[0] == ("stdout", "bye\n") and live_like.eof
-    assert orch.tail_archived_log("demo", task.task_id, lines=1).segments[0][0] == "system"
+    assert (
+        orch.artifacts.tail_archived_log("demo", task.task_id, lines=1).segments[0][0] == "system"
+    )
     assert worker.executor.persistence_errors == []
 
 

@@ -45,7 +45,7 @@ def _keys(ran) -> list[str]:
     ],
 )  # fmt: skip
 def test_bad_definitions_are_refused(project, definition, message):
-    with pytest.raises(orch.InvalidTaskRequest, match=message):
+    with pytest.raises(orch.errors.InvalidTaskRequest, match=message):
         orch.graph_new("demo", definition)
     assert orch.task_list("demo").total == 0 and orch.graph_list("demo") == []
 
@@ -58,9 +58,9 @@ def test_a_graph_runs_in_dependency_order(project, tmp_path, make_worker, until)
     assert graph.dependencies == {a: [], b: [a], c: [b], z: [c]} and graph.finally_tasks == [z]
     assert graph.members[0].name == "fetch" and all(m.graph_id for m in graph.members)
     assert orch.task_list("demo").total == 4  # members are tasks like any other
-    with pytest.raises(orch.TaskStateConflict, match="belongs to a graph"):
+    with pytest.raises(orch.errors.TaskStateConflict, match="belongs to a graph"):
         orch.task_stop("demo", a)
-    with pytest.raises(orch.TaskStateConflict, match="cancel the graph before deleting"):
+    with pytest.raises(orch.errors.TaskStateConflict, match="cancel the graph before deleting"):
         orch.task_delete("demo", a)
     worker = make_worker(threads=2, start=True)
     until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed")
@@ -96,7 +96,7 @@ def test_a_failure_blocks_dependents_and_a_rerun_resumes(project, tmp_path, make
     orch.graph_retry("demo", graph.graph_id, actor="bob")
     until(lambda: orch.graph_get("demo", graph.graph_id).status == "completed")
     assert _keys(ran) == ["a", "f", "z", "f", "b", "c"]  # DONE tasks are not run again
-    with pytest.raises(orch.TaskStateConflict, match="only failed graphs"):
+    with pytest.raises(orch.errors.TaskStateConflict, match="only failed graphs"):
         orch.graph_retry("demo", graph.graph_id)
 
 
@@ -117,7 +117,7 @@ def test_cancelling_queued_and_running_graphs(project, make_worker, until):
     members = orch.graph_get("demo", running.graph_id).members
     assert [m.status for m in members] == ["cancelled", "cancelled"]  # pending ones too
     assert members[0].stop_requested_by is None and members[0].error == "stopped by carol"
-    with pytest.raises(orch.TaskStateConflict, match="already cancelled"):
+    with pytest.raises(orch.errors.TaskStateConflict, match="already cancelled"):
         orch.graph_cancel("demo", running.graph_id)
 
 

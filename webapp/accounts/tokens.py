@@ -17,11 +17,12 @@ from sqlite_utils import Database
 from webapp.accounts import audit
 from webapp.accounts.errors import InvalidTokenName, TokenNotFound
 from webapp.accounts.users import User, get_user
+from webapp.limits import TOKEN_NAME_MAX_CHARS
 from webapp.store import accounts as store
 from webapp.store.db import immediate
 
 TOKEN_PREFIX = "wat_"
-MAX_NAME = 100
+MAX_NAME = TOKEN_NAME_MAX_CHARS
 MAX_TOKEN = 200
 TOUCH_EVERY = timedelta(minutes=1)
 

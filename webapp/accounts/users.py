@@ -26,13 +26,14 @@ from webapp.accounts.errors import (
     UserExists,
     UserNotFound,
 )
+from webapp.limits import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, USERNAME_MAX_CHARS
 from webapp.store import accounts as store
 from webapp.store.db import immediate
 
 ROLES = ("viewer", "operator", "admin")
-USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
+USERNAME_RE = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{USERNAME_MAX_CHARS - 1}}}")
+MIN_PASSWORD = PASSWORD_MIN_CHARS
+MAX_PASSWORD = PASSWORD_MAX_CHARS
 FIRST_ADMIN = "admin"
 HASH_PROFILES = ("RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST")
 
@@ -71,8 +72,8 @@ def check_username(username: str) -> str:
     name = (username or "").strip().lower()
     if not USERNAME_RE.fullmatch(name):
         raise InvalidUsername(
-            "username must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a "
-            f"letter or digit, not {str(username)[:70]!r}"
+            f"username must be 1-{USERNAME_MAX_CHARS} characters of a-z, 0-9, '.', '_' or '-', "
+            f"starting with a letter or digit, not {str(username)[:70]!r}"
         )
     return name
 

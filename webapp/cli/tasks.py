@@ -18,6 +18,7 @@ import click
 
 from webapp import orchestration as orch
 from webapp.cli.users import DATA_DIR_OPTION, actor
+from webapp.engine import TASK_TYPES
 from webapp.store.db import fault_of
 
 ACTOR_OPTION = click.option("--as", "acting_as", help="Who to record as the actor.")
@@ -118,7 +119,7 @@ def task() -> None:
 @click.argument("payload", nargs=-1, required=True)
 @click.option("--name", help="Default: a generated adjective-noun name.")
 @click.option("--type", "kind", default="bash", show_default=True,
-              type=click.Choice(["bash", "powershell", "prompt", "agent"]))  # fmt: skip
+              type=click.Choice(TASK_TYPES))  # fmt: skip
 @click.option("--timeout", type=float, help="Seconds before the task is killed.")
 @click.option("--description", default="")
 @DATA_DIR_OPTION

@@ -27,12 +27,12 @@ DATA_DIR_OPTION = click.option(
 def accounts_database(data_dir: str | None) -> Iterator[tuple]:
     """The configured database and password hasher, with the accounts tables in place."""
     from webapp import create_app
-    from webapp.store.db import open_database
+    from webapp.accounts.database import open_accounts
 
     if data_dir:
         os.environ["WEBAPP_DATA_DIR"] = os.path.abspath(data_dir)
     app = create_app({"WORKER_ENABLED": False, "CREATE_FIRST_ADMIN": False})
-    db = open_database(app.config["DATABASE"])
+    db = open_accounts(app.config["DATABASE"])
     try:
         yield db, app.extensions["webapp.password_hasher"]
     except AccountError as error:

@@ -25,10 +25,18 @@ from webapp.engine.handlers import (
     make_powershell_handler,
     run_process,
 )
-from webapp.engine.task import TERMINATION_REASONS, Task, TaskResult, TaskStatus, TaskType
+from webapp.engine.task import (
+    TASK_TYPES,
+    TERMINATION_REASONS,
+    Task,
+    TaskResult,
+    TaskStatus,
+    TaskType,
+)
 
 __all__ = [
     "AGENT_PRESETS",
+    "TASK_TYPES",
     "TERMINATION_REASONS",
     "EventBus",
     "HandlerUnavailableError",

@@ -26,6 +26,21 @@ class TaskType(StrEnum):
     PROMPT = "prompt"
     AGENT = "agent"
 
+    @property
+    def label(self) -> str:
+        """How people call this type (form choices, the API's description)."""
+        return _TYPE_LABELS[self]
+
+
+_TYPE_LABELS = {
+    TaskType.BASH: "Bash command",
+    TaskType.POWERSHELL: "PowerShell script",
+    TaskType.PROMPT: "LLM prompt",
+    TaskType.AGENT: "Agent",
+}
+#: Every task type's value in the enum's order: the one list that forms, API and CLI offer.
+TASK_TYPES: tuple[str, ...] = tuple(kind.value for kind in TaskType)
+
 
 class TaskStatus(StrEnum):
     """Lifecycle states. ``SUCCEEDED`` is an alias of ``DONE`` (same member, value "done")."""
@@ -272,8 +287,14 @@ class Task:
                 self.transition_to(TaskStatus.CANCELLED, error=self.error)
 
     # -- executor-internal seams -----------------------------------------------------------
-    def _set_result(self, result: TaskResult | None) -> None:
+    def set_result(self, result: TaskResult | None) -> None:
+        """Record an outcome decided outside an executor (a store loading a saved task, a
+        server finding a run whose worker died). Changes no status and emits no event."""
+        if result is not None and not isinstance(result, TaskResult):
+            raise TypeError("result must be a TaskResult or None")
         object.__setattr__(self, "_result", result)
+
+    _set_result = set_result  # the executor's seam (seed 002's name)
 
     def _set_blocked_by(self, task_id: str | None) -> None:
         object.__setattr__(self, "_blocked_by", task_id)

@@ -1,58 +1,47 @@
-"""The task lifecycle of seed 000 (terok's tasks package) on SQLite: the one import surface.
+"""The task lifecycle of seed 000 (terok's tasks package) on SQLite.
 
 Seed 000's names keep their signatures where they apply without containers, extended with
 keyword arguments (``task_new(project_id, *, name=None, type="bash", payload=...)``). Where
 the seed raises SystemExit, these raise the exceptions of :mod:`.errors` (LookupError and
 ValueError subclasses) with the same actionable messages. Every function works on the
 settings bound with :func:`bind` (the web binds per request, the worker per thread).
+
+This package's surface is deliberately small; everything else is imported from its module
+(``from webapp.orchestration.errors import TaskNotFound``):
+
+- seed 000's names: ``task_new task_list task_status task_stop task_rename task_delete
+  task_archive_logs get_task_meta get_tasks get_all_task_states resolve_task_id is_task_id
+  normalize_task_id_input generate_task_name sanitize_task_name validate_task_name
+  TASK_NAME_MAX_LEN mark_task_deleting update_task_exit_code list_archived_tasks
+  get_workspace_git_diff TaskMeta TaskDeleteResult ArchivedTask``;
+- binding settings: ``Settings bind current init_app settings_of``;
+- what the web and CLI call besides: tasks (``task_retry task_detail task_history task_runs
+  task_version resolve_task_ref``), logs (``read_task_log read_run_log tail_task_log search_task_log
+  task_log_path run_log_path get_archived_task read_archived_log``), projects
+  (``project_create project_get project_list project_update project_version
+  counts_by_status``), workflows (``graph_new graph_get graph_list graph_cancel
+  graph_retry``), workers (``live_workers``), the UI statuses (``UI_STATUSES
+  TERMINAL_STATUSES``) and the errors the CLI catches (``OrchestrationError MissingTaskId``).
 """
 
 from webapp.orchestration.archive import ArchivedTask
 from webapp.orchestration.artifacts import (
-    LogChunk,
     get_archived_task,
     get_workspace_git_diff,
     list_archived_tasks,
     read_archived_log,
+    read_run_log,
     read_task_log,
     run_log_path,
     search_task_log,
-    tail_archived_log,
     tail_task_log,
     task_archive_logs,
-    task_diff,
     task_log_path,
 )
 from webapp.orchestration.context import Settings, bind, current, init_app, settings_of
 from webapp.orchestration.deletion import TaskDeleteResult, mark_task_deleting, task_delete
-from webapp.orchestration.errors import (
-    AmbiguousArchive,
-    AmbiguousTaskId,
-    ArchiveNotFound,
-    InvalidArchiveId,
-    InvalidProject,
-    InvalidSlashForm,
-    InvalidTaskId,
-    InvalidTaskName,
-    InvalidTaskRequest,
-    MissingTaskId,
-    NotBound,
-    OrchestrationError,
-    ProjectExists,
-    ProjectNotFound,
-    TaskNotFound,
-    TaskStateConflict,
-    UnsafePath,
-    WorkspaceError,
-)
-from webapp.orchestration.graphs import (
-    GraphMeta,
-    graph_cancel,
-    graph_get,
-    graph_list,
-    graph_new,
-    graph_retry,
-)
+from webapp.orchestration.errors import MissingTaskId, OrchestrationError
+from webapp.orchestration.graphs import graph_cancel, graph_get, graph_list, graph_new, graph_retry
 from webapp.orchestration.identity import is_task_id, normalize_task_id_input
 from webapp.orchestration.lifecycle import (
     task_new,
@@ -68,7 +57,6 @@ from webapp.orchestration.naming import (
     validate_task_name,
 )
 from webapp.orchestration.projects import (
-    Project,
     project_create,
     project_get,
     project_list,
@@ -76,11 +64,7 @@ from webapp.orchestration.projects import (
     project_version,
 )
 from webapp.orchestration.query import (
-    Run,
-    TaskDetail,
     TaskMeta,
-    TaskPage,
-    Transition,
     counts_by_status,
     get_all_task_states,
     get_task_meta,
@@ -94,45 +78,22 @@ from webapp.orchestration.query import (
     task_status,
     task_version,
 )
-from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES, derive_status
+from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
+from webapp.orchestration.workers import live_workers
 
 __all__ = [
     "TASK_NAME_MAX_LEN",
     "TERMINAL_STATUSES",
     "UI_STATUSES",
-    "AmbiguousArchive",
-    "AmbiguousTaskId",
-    "ArchiveNotFound",
     "ArchivedTask",
-    "GraphMeta",
-    "InvalidArchiveId",
-    "InvalidProject",
-    "InvalidSlashForm",
-    "InvalidTaskId",
-    "InvalidTaskName",
-    "InvalidTaskRequest",
-    "LogChunk",
     "MissingTaskId",
-    "NotBound",
     "OrchestrationError",
-    "Project",
-    "ProjectExists",
-    "ProjectNotFound",
-    "Run",
     "Settings",
     "TaskDeleteResult",
-    "TaskDetail",
     "TaskMeta",
-    "TaskNotFound",
-    "TaskPage",
-    "TaskStateConflict",
-    "Transition",
-    "UnsafePath",
-    "WorkspaceError",
     "bind",
     "counts_by_status",
     "current",
-    "derive_status",
     "generate_task_name",
     "get_all_task_states",
     "get_archived_task",
@@ -147,6 +108,7 @@ __all__ = [
     "init_app",
     "is_task_id",
     "list_archived_tasks",
+    "live_workers",
     "mark_task_deleting",
     "normalize_task_id_input",
     "project_create",
@@ -155,6 +117,7 @@ __all__ = [
     "project_update",
     "project_version",
     "read_archived_log",
+    "read_run_log",
     "read_task_log",
     "resolve_task_id",
     "resolve_task_ref",
@@ -162,12 +125,10 @@ __all__ = [
     "sanitize_task_name",
     "search_task_log",
     "settings_of",
-    "tail_archived_log",
     "tail_task_log",
     "task_archive_logs",
     "task_delete",
     "task_detail",
-    "task_diff",
     "task_history",
     "task_list",
     "task_log_path",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from webapp.limits import LOG_TAIL_MAX_LINES
 from webapp.orchestration import context, logs, workspace
 from webapp.orchestration.archive import ArchivedTask, find_archived_task
 from webapp.orchestration.archive import list_archived_tasks as _list_archived
@@ -119,12 +120,29 @@ def read_task_log(
                          max_bytes=max_bytes)  # fmt: skip
 
 
+def read_run_log(
+    project_id: str,
+    task_id: str,
+    run_no: int,
+    *,
+    offset: int = 0,
+    max_bytes: int = logs.DEFAULT_READ_BYTES,
+) -> LogChunk:
+    """``read_task_log`` for a run the caller has already looked up: no database read."""
+    return read_log_file(run_log_path(project_id, task_id, run_no), offset=offset,
+                         max_bytes=max_bytes)  # fmt: skip
+
+
 def tail_task_log(
     project_id: str, task_id: str, *, lines: int = 100, run_no: int | None = None
 ) -> LogChunk:
     """The last ``lines`` lines of a run's log (read from the end: fast for any size)."""
-    if isinstance(lines, bool) or not isinstance(lines, int) or not 0 <= lines <= 100_000:
-        raise InvalidTaskRequest(f"lines must be between 0 and 100000, got {lines!r}")
+    if (
+        isinstance(lines, bool)
+        or not isinstance(lines, int)
+        or not 0 <= lines <= LOG_TAIL_MAX_LINES
+    ):
+        raise InvalidTaskRequest(f"lines must be between 0 and {LOG_TAIL_MAX_LINES}, got {lines!r}")
     path = task_log_path(project_id, task_id, run_no=run_no)
     raw = logs.tail_lines(path, lines)
     return _chunk(raw, _is_truncated(path))

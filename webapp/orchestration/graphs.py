@@ -23,7 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from webapp.engine.graph import TaskGraph
-from webapp.engine.task import Task, TaskResult, TaskStatus
+from webapp.engine.task import Task
+from webapp.limits import GRAPH_MAX_TASKS, GRAPH_TITLE_MAX_CHARS
 from webapp.orchestration import context
 from webapp.orchestration.errors import InvalidTaskRequest, TaskNotFound, TaskStateConflict
 from webapp.orchestration.identity import generate_task_id
@@ -33,6 +34,7 @@ from webapp.orchestration.lifecycle import (
     _LiveIds,
     _make_workspace,
     _transaction,
+    cancel_unstarted,
 )
 from webapp.orchestration.naming import clean_task_name, generate_task_name
 from webapp.orchestration.projects import project_row
@@ -40,7 +42,6 @@ from webapp.orchestration.query import TaskMeta, task_meta_from_row
 from webapp.orchestration.status import UI_STATUSES
 from webapp.store import graph_records, records, workers
 
-MAX_MEMBERS = 500
 GRAPH_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
 
@@ -128,8 +129,8 @@ def _members_of(definition: Any) -> list[Mapping[str, Any]]:
     if not isinstance(definition, Mapping) or not isinstance(definition.get("tasks"), list):
         raise InvalidTaskRequest('A graph definition is {"title": ..., "tasks": [...]}')
     tasks = definition["tasks"]
-    if not 1 <= len(tasks) <= MAX_MEMBERS:
-        raise InvalidTaskRequest(f"A graph has 1 to {MAX_MEMBERS} tasks, got {len(tasks)}")
+    if not 1 <= len(tasks) <= GRAPH_MAX_TASKS:
+        raise InvalidTaskRequest(f"A graph has 1 to {GRAPH_MAX_TASKS} tasks, got {len(tasks)}")
     keys = [t.get("key") if isinstance(t, Mapping) else None for t in tasks]
     if not all(isinstance(k, str) and k for k in keys) or len(set(keys)) != len(keys):
         raise InvalidTaskRequest("Every graph task needs a unique, non-empty 'key'")
@@ -159,7 +160,7 @@ def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "s
     project = project_row(project_id)
     tasks = _members_of(definition)
     _check_acyclic(tasks)
-    title = str(definition.get("title") or "graph")[:200]
+    title = str(definition.get("title") or "graph")[:GRAPH_TITLE_MAX_CHARS]
     graph, built = TaskGraph(title=title), {}
     for spec in tasks:
         kind = _check_definition(spec.get("type", "bash"), spec.get("payload"),
@@ -244,22 +245,10 @@ def graph_cancel(project_id: str, graph_id: str, *, actor: str = "system") -> Gr
         changes: dict[str, Any] = {"cancel_requested_by": actor}
         members = graph_records.member_ids(db, graph_id)
         if row["status"] == "queued":
-            now = datetime.now()
             for _, run_id, engine in members:
                 if engine in ("pending", "failed", "blocked"):
                     task = store.tasks[run_id]
-                    task.cancel()
-                    task._set_result(
-                        TaskResult(
-                            run_id,
-                            TaskStatus.CANCELLED,
-                            now,
-                            now,
-                            0.0,
-                            error="cancelled",
-                            termination_reason="cancelled",
-                        )
-                    )
+                    cancel_unstarted(task)
                     with store.acting(actor, f"graph cancelled by {actor}"):
                         store.tasks.save(task)
             changes.update(status="cancelled", finished_at=records.now_text())

@@ -13,10 +13,16 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
-from webapp.engine.task import Task, TaskResult, TaskStatus, TaskType
+from webapp.engine.executor import TaskExecutor
+from webapp.engine.task import Task, TaskType
+from webapp.limits import (
+    DESCRIPTION_MAX_CHARS,
+    PAYLOAD_MAX_CHARS,
+    STOP_GRACE_MAX_SECONDS,
+    TIMEOUT_MAX_SECONDS,
+)
 from webapp.orchestration import context, workspace
 from webapp.orchestration.errors import (
     InvalidTaskRequest,
@@ -31,10 +37,6 @@ from webapp.store import records, workers
 from webapp.store.db import immediate
 
 log = logging.getLogger(__name__)
-
-MAX_PAYLOAD_CHARS = 1_000_000
-MAX_DESCRIPTION_CHARS = 10_000
-MAX_TIMEOUT = 7 * 24 * 3600.0
 
 
 @contextmanager
@@ -70,20 +72,20 @@ def _check_definition(type: Any, payload: Any, description: Any, timeout: Any) -
         raise InvalidTaskRequest(f"Unknown task type {type!r}; expected one of: {kinds}") from None
     if not isinstance(payload, str) or not payload.strip():
         raise InvalidTaskRequest("The payload must not be empty: give the command or prompt")
-    if len(payload) > MAX_PAYLOAD_CHARS or "\x00" in payload:
+    if len(payload) > PAYLOAD_MAX_CHARS or "\x00" in payload:
         raise InvalidTaskRequest(
-            f"The payload must be text of at most {MAX_PAYLOAD_CHARS} characters without NUL"
+            f"The payload must be text of at most {PAYLOAD_MAX_CHARS} characters without NUL"
         )
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
-        raise InvalidTaskRequest(f"The description must be text of at most {MAX_DESCRIPTION_CHARS}")
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_CHARS:
+        raise InvalidTaskRequest(f"The description must be text of at most {DESCRIPTION_MAX_CHARS}")
     if timeout is not None and (
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
         or not math.isfinite(timeout)
-        or not 0 < timeout <= MAX_TIMEOUT
+        or not 0 < timeout <= TIMEOUT_MAX_SECONDS
     ):
         raise InvalidTaskRequest(
-            f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:.0f} "
+            f"timeout must be a number of seconds above 0 and at most {TIMEOUT_MAX_SECONDS:.0f} "
             f"(or empty for none), got {timeout!r}"
         )
     return kind
@@ -171,18 +173,22 @@ def _grace(project: dict[str, Any], timeout: float | None) -> float:
         return float(project["shutdown_grace"])
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
         raise InvalidTaskRequest(f"timeout must be 0 or more seconds, got {timeout!r}")
-    return float(min(timeout, 3600.0))
+    return float(min(timeout, STOP_GRACE_MAX_SECONDS))
+
+
+def cancel_unstarted(run: Task) -> None:
+    """Cancel a run no worker holds, the engine's way (status, result and event together).
+
+    An executor without a store changes the in-memory run only; the caller saves it inside
+    its own transaction, so the cancel and its transition record land together.
+    """
+    TaskExecutor.empty().cancel(run)
 
 
 def _cancel_queued(db: Any, row: dict[str, Any], actor: str, reason: str) -> None:
     store = context.store()
     run = store.tasks[row["run_id"]]
-    now = datetime.now()
-    run.cancel()
-    run._set_result(
-        TaskResult(run.id, TaskStatus.CANCELLED, now, now, 0.0, error="cancelled",
-                   termination_reason="cancelled")
-    )  # fmt: skip
+    cancel_unstarted(run)
     with store.acting(actor, reason):
         store.tasks.save(run)
 

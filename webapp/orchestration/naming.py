@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 import namer
 
+from webapp.limits import TASK_NAME_MAX_CHARS
 from webapp.orchestration.errors import InvalidTaskName
 
-TASK_NAME_MAX_LEN = 60
+TASK_NAME_MAX_LEN = TASK_NAME_MAX_CHARS  # seed 000's name
 DEFAULT_CATEGORY_COUNT = 3
 
 _OUTSIDE_SLUG = re.compile(r"[^a-z0-9_-]")
@@ -21,10 +22,11 @@ _HYPHEN_RUN = re.compile(r"-{2,}")
 def sanitize_task_name(raw: str | None) -> str | None:
     """Slug a raw name: trim, lowercase, spaces to ``-``, keep ``[a-z0-9_-]``.
 
-    Runs of hyphens collapse to one, trailing hyphens go, the result is cut to 60
-    characters and never ends in a hyphen (also after the cut). A leading hyphen is kept so
-    ``validate_task_name`` can reject it. Tabs and other whitespace are deleted, not turned
-    into hyphens; non-ASCII letters are deleted. An empty result is ``None``.
+    Runs of hyphens collapse to one, trailing hyphens go, the result is cut to
+    ``TASK_NAME_MAX_LEN`` characters and never ends in a hyphen (also after the cut). A
+    leading hyphen is kept so ``validate_task_name`` can reject it. Tabs and other whitespace
+    are deleted, not turned into hyphens; non-ASCII letters are deleted. An empty result is
+    ``None``.
     """
     if raw is None:
         return None

@@ -16,6 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from webapp.limits import (
+    PROJECT_GRACE_MAX_SECONDS,
+    PROJECT_ID_MAX_CHARS,
+    PROJECT_MAX_CONCURRENT,
+    PROJECT_NAME_MAX_CHARS,
+)
 from webapp.orchestration import context
 from webapp.orchestration.archive import is_secret_name
 from webapp.orchestration.errors import InvalidProject, ProjectExists, ProjectNotFound
@@ -24,7 +30,7 @@ from webapp.orchestration.status import UI_STATUSES
 from webapp.store import records
 from webapp.store.db import immediate
 
-PROJECT_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+PROJECT_ID_RE = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{PROJECT_ID_MAX_CHARS - 1}}}")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MASK = "••••••"
 DEFAULT_GRACE = 10.0
@@ -61,7 +67,8 @@ def mask_env(env: Mapping[str, str]) -> dict[str, str]:
 def check_project_id(project_id: object) -> str:
     if not isinstance(project_id, str) or not PROJECT_ID_RE.fullmatch(project_id):
         raise InvalidProject(
-            f"Invalid project ID {project_id!r}: use 1-40 characters of a-z, 0-9, '_' and '-', "
+            f"Invalid project ID {project_id!r}: use 1-{PROJECT_ID_MAX_CHARS} characters of a-z, "
+            "0-9, '_' and '-', "
             "starting with a letter or digit (e.g. 'backend')"
         )
     return project_id
@@ -70,17 +77,24 @@ def check_project_id(project_id: object) -> str:
 def _check_grace(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidProject(f"shutdown_grace must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or not 0 <= value <= 3600:
-        raise InvalidProject(f"shutdown_grace must be between 0 and 3600 seconds, got {value}")
+    if not math.isfinite(value) or not 0 <= value <= PROJECT_GRACE_MAX_SECONDS:
+        raise InvalidProject(
+            f"shutdown_grace must be between 0 and {PROJECT_GRACE_MAX_SECONDS} seconds, got {value}"
+        )
     return float(value)
 
 
 def _check_max_concurrent(value: object) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= PROJECT_MAX_CONCURRENT
+    ):
         raise InvalidProject(
-            f"max_concurrent must be a whole number of at least 1 (or empty for no limit), "
+            f"max_concurrent must be a whole number from 1 to {PROJECT_MAX_CONCURRENT} "
+            "(or empty for no limit), "
             f"got {value!r}"
         )
     return value
@@ -116,8 +130,10 @@ def _check_git_repo(value: object) -> str | None:
 def _check_name(value: object, project_id: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return project_id
-    if not isinstance(value, str) or len(value.strip()) > 100:
-        raise InvalidProject("Project name must be text of at most 100 characters")
+    if not isinstance(value, str) or len(value.strip()) > PROJECT_NAME_MAX_CHARS:
+        raise InvalidProject(
+            f"Project name must be text of at most {PROJECT_NAME_MAX_CHARS} characters"
+        )
     return value.strip()
 
 

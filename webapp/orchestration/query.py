@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from webapp.engine.task import TaskType
+from webapp.engine.task import TASK_TYPES
+from webapp.limits import PAGE_SIZE_MAX, SEARCH_MAX_CHARS
 from webapp.orchestration import context
 from webapp.orchestration.errors import (
     InvalidSlashForm,
@@ -24,9 +25,6 @@ from webapp.orchestration.projects import project_row
 from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES, check_ui_status
 from webapp.store import records
 
-TASK_TYPES = tuple(t.value for t in TaskType)
-MAX_PAGE = 500
-MAX_SEARCH_CHARS = 200
 _PREFIX_CANDIDATES = 50
 
 
@@ -208,9 +206,11 @@ def _record(project_id: str, task_id: str, *, with_output: bool = False) -> dict
 
 
 # -- reads ----------------------------------------------------------------------------------
-def get_task_meta(project_id: str, task_id: str) -> TaskMeta:
-    """One task by its full ID, with its output tail; TaskNotFound/ProjectNotFound."""
-    return task_meta_from_row(_record(project_id, task_id, with_output=True))
+def get_task_meta(project_id: str, task_id: str, *, with_output: bool = True) -> TaskMeta:
+    """One task by its full ID (one indexed read), with its output tail unless
+    ``with_output=False`` (what a log poll asks: it never shows the tail); TaskNotFound or
+    ProjectNotFound."""
+    return task_meta_from_row(_record(project_id, task_id, with_output=with_output))
 
 
 task_status = get_task_meta
@@ -241,13 +241,13 @@ def task_list(
         raise InvalidTaskRequest(
             f"Unknown task type {type!r}; expected one of: {', '.join(TASK_TYPES)}"
         )
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidTaskRequest(f"limit must be between 1 and {MAX_PAGE}, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
+        raise InvalidTaskRequest(f"limit must be between 1 and {PAGE_SIZE_MAX}, got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InvalidTaskRequest(f"offset must be 0 or more, got {offset!r}")
     search = (search or "").strip()
-    if len(search) > MAX_SEARCH_CHARS:
-        raise InvalidTaskRequest(f"search text is limited to {MAX_SEARCH_CHARS} characters")
+    if len(search) > SEARCH_MAX_CHARS:
+        raise InvalidTaskRequest(f"search text is limited to {SEARCH_MAX_CHARS} characters")
     db = context.db()
     project_row(project_id)
     rows, total, capped = records.list_task_records(

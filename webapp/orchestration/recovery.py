@@ -205,7 +205,7 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
         error=reason,
         termination_reason=LOST_REASON,
     )
-    task._set_result(result)
+    task.set_result(result)
     task.transition_to(TaskStatus.FAILED, error=reason)
     with store.acting(actor, reason):
         store.tasks.save(task)

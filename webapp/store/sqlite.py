@@ -16,7 +16,7 @@ transaction, once per task written (``tasks.save``, ``tasks.cancel`` and each me
 ``task.status`` when the save changed no status, as graph saves often do); if it raises, the
 whole save is rolled back. ``store.db`` is the calling thread's Database for other work.
 
-Loading uses the engine's store seams: ``Task(..., _id=, created_at=)``, ``_set_result``,
+Loading uses the engine's store seams: ``Task(..., _id=, created_at=)``, ``set_result``,
 ``_set_blocked_by``, ``_restore_status`` and ``TaskGraph(title=, _id=, created_at=)``.
 """
 
@@ -84,7 +84,7 @@ def _result_row(task_id: str, result: TaskResult) -> tuple:
 
 def _restore(task: Task, status: TaskStatus, result: TaskResult | None, blocked_by: str | None):
     """Put a loaded task back in its stored state without replaying the state machine."""
-    task._set_result(result)
+    task.set_result(result)
     task._set_blocked_by(blocked_by)
     task._restore_status(status)
 

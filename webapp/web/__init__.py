@@ -1,27 +1,65 @@
-"""The web room: blueprints, htmx wiring and error pages."""
+"""The web room: every blueprint, registered here and only here, and the web's concerns.
+
+``init_app`` is called once, from ``create_app``, after ``orchestration.init_app``. Each
+concern below wires its hooks with its own ``init_app``; none registers a blueprint.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 from htmx_flask import Htmx
 
-from webapp import orchestration
-from webapp.web import account, admin, api, assets, auth, dashboard, errors, home, ops, security
+from webapp.web import (
+    account,
+    admin,
+    api,
+    archive,
+    assets,
+    auditing,
+    dashboard,
+    errors,
+    graphs,
+    home,
+    ops,
+    projects,
+    security,
+    sessions,
+    signin,
+    tasks,
+    tasks_actions,
+    tasks_live,
+)
+
+#: Every blueprint of the app, in registration order.
+BLUEPRINTS = (
+    home.bp,
+    signin.bp,
+    ops.bp,
+    account.bp,
+    admin.bp,
+    projects.bp,
+    tasks.bp,
+    tasks_actions.bp,
+    tasks_live.bp,
+    tasks_live.ansi_bp,
+    archive.bp,
+    graphs.bp,
+    api.bp,
+)
 
 
 def init_app(app: Flask) -> None:
     ops.init_app(app)  # first: its timer wraps every other hook
     csrf = security.init_app(app)  # the login gate, CSRF, headers
-    auth.init_app(app)
-    orchestration.init_app(app)  # binds the orchestration settings before each request
-    Htmx(app)
+    sessions.init_app(app)  # who the user is: Flask-Login, the accounts database
+    auditing.init_app(app)
+    Htmx(app)  # request.htmx
     assets.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(home.bp)
     dashboard.init_app(app)
-    app.register_blueprint(account.bp)
-    app.register_blueprint(admin.bp)
     api.init_app(app, csrf)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
     @app.context_processor
     def inject_settings() -> dict:

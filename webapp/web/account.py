@@ -11,14 +11,9 @@ from flask_login import current_user, login_user
 
 from webapp.accounts import tokens, users
 from webapp.accounts.errors import AccountError
-from webapp.web.auth import (
-    CurrentUser,
-    accounts_db,
-    client_address,
-    hasher,
-    mark_audited,
-    require_role,
-)
+from webapp.web.auditing import mark_audited
+from webapp.web.roles import require_role
+from webapp.web.sessions import CurrentUser, accounts_db, client_address, hasher
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

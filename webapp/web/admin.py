@@ -11,7 +11,9 @@ from flask_login import current_user
 
 from webapp.accounts import audit, tokens, users
 from webapp.accounts.errors import AccountError
-from webapp.web.auth import accounts_db, client_address, hasher, mark_audited, require_role
+from webapp.web.auditing import mark_audited
+from webapp.web.roles import require_role
+from webapp.web.sessions import accounts_db, client_address, hasher
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 50

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 
 from webapp import orchestration
+from webapp.limits import LOG_SEARCH_MAX_MATCHES
 from webapp.orchestration import logs
 from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
@@ -21,7 +22,6 @@ from webapp.web.tasks_live import (
 
 bp = Blueprint("archive", __name__, url_prefix="/projects/<project_id>/archive")
 lookup.register(bp)
-SEARCH_LIMIT = 200
 
 
 def matches(item, filters) -> bool:
@@ -83,7 +83,7 @@ def show(project_id: str, archive_id: str):
     found = []
     if query:
         path = orchestration.task_archive_logs(project_id, item.archive_id)
-        found = logs.search(path, query, limit=SEARCH_LIMIT) if path else []
+        found = logs.search(path, query, limit=LOG_SEARCH_MAX_MATCHES) if path else []
     html = log_cache().render(f"archive:{project_id}/{item.archive_id}", chunk, query)
     panel = logpanel.build(
         chunk,

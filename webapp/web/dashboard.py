@@ -1,21 +1,11 @@
-"""Wires the dashboard (projects, tasks, archive) into the app: blueprints and filters."""
+"""Wires the dashboard's template filters and globals and its rendered-log cache."""
 
 from __future__ import annotations
 
 from flask import Flask
 from markupsafe import Markup
 
-from webapp.web import (
-    archive,
-    display,
-    graphs,
-    links,
-    projects,
-    rows,
-    tasks,
-    tasks_actions,
-    tasks_live,
-)
+from webapp.web import display, links, rows, tasks_live
 from webapp.web.logview import RenderedCache, ansi_to_html
 
 
@@ -31,13 +21,3 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(highlight, "highlight")
     app.add_template_global(rows.task_rows, "task_rows")
     app.add_template_global(links.task_links, "task_links")
-    for blueprint in (
-        projects.bp,
-        tasks.bp,
-        tasks_actions.bp,
-        tasks_live.bp,
-        tasks_live.ansi_bp,
-        archive.bp,
-        graphs.bp,
-    ):
-        app.register_blueprint(blueprint)

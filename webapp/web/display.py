@@ -12,7 +12,9 @@ from functools import cache
 from flask import Flask, current_app
 from markupsafe import Markup, escape
 
-from webapp.orchestration.status import TERMINAL_STATUSES, UI_STATUSES
+from webapp import limits
+from webapp.engine import TASK_TYPES
+from webapp.orchestration import TERMINAL_STATUSES, UI_STATUSES
 
 # terok's lowercase labels; each icon differs in shape, not only in colour.
 STATUS_DISPLAY: dict[str, tuple[str, str]] = {
@@ -25,8 +27,6 @@ STATUS_DISPLAY: dict[str, tuple[str, str]] = {
     "deleting": ("🧹", "deleting"),
     "lost": ("❓", "lost"),
 }
-STATUSES = UI_STATUSES
-TASK_TYPES = ("bash", "powershell", "prompt", "agent")
 EXCERPT_CHARS = 80
 _HUMAN = "%Y-%m-%d %H:%M:%S"
 
@@ -143,7 +143,7 @@ def count_links(counts: Mapping[str, int], list_url: str) -> Markup:
             f'\n  <a class="count status-{status}" href="{url}?status={status}" '
             f'data-count="{status}"><span aria-hidden="true">{escape(status_icon(status))}</span> '
             f"{int(n)} {escape(status_label(status))}</a>"
-            for status in STATUSES  # UI status names: nothing to escape
+            for status in UI_STATUSES  # UI status names: nothing to escape
             if (n := counts.get(status))
         )
     )
@@ -190,6 +190,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(time_tag)
     app.add_template_global(duration_tag)
     app.add_template_global(csrf_field_tag)
-    app.add_template_global(STATUSES, "STATUSES")
+    app.add_template_global(UI_STATUSES, "STATUSES")
     app.add_template_global(TASK_TYPES, "TASK_TYPES")
     app.add_template_global(TERMINAL_STATUSES, "TERMINAL_STATUSES")
+    app.add_template_global(limits, "limits")

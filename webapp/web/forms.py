@@ -11,10 +11,19 @@ from wtforms import DecimalField, Form, IntegerField, SelectField, StringField, 
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from webapp.web.display import TASK_TYPES
-
-MAX_PAYLOAD_CHARS = 100_000
-MAX_DEFINITION_CHARS = 2_000_000
+from webapp.engine import TaskType
+from webapp.limits import (
+    DESCRIPTION_MAX_CHARS,
+    GRAPH_DEFINITION_MAX_CHARS,
+    GRAPH_TITLE_MAX_CHARS,
+    PAYLOAD_MAX_CHARS,
+    PROJECT_GRACE_MAX_SECONDS,
+    PROJECT_ID_MAX_CHARS,
+    PROJECT_MAX_CONCURRENT,
+    PROJECT_NAME_MAX_CHARS,
+    TASK_NAME_MAX_CHARS,
+    TIMEOUT_MAX_SECONDS,
+)
 
 
 def strip(value):
@@ -24,18 +33,24 @@ def strip(value):
 class TaskForm(Form):
     """New task: what to run and how it is called."""
 
-    type = SelectField("Type", choices=[SelectChoice(t) for t in TASK_TYPES], default="bash")
+    type = SelectField(
+        "Type", choices=[SelectChoice(kind.value, kind.label) for kind in TaskType], default="bash"
+    )
     payload = TextAreaField(
         "Command or prompt",
-        validators=[DataRequired("Say what to run."), Length(max=MAX_PAYLOAD_CHARS)],
+        validators=[DataRequired("Say what to run."), Length(max=PAYLOAD_MAX_CHARS)],
     )
-    name = StringField("Name", filters=[strip], validators=[Optional(), Length(max=60)])
+    name = StringField(
+        "Name", filters=[strip], validators=[Optional(), Length(max=TASK_NAME_MAX_CHARS)]
+    )
     timeout = DecimalField(
         "Timeout (seconds)",
         places=None,
-        validators=[Optional(), NumberRange(min=1, max=7 * 24 * 3600)],
+        validators=[Optional(), NumberRange(min=1, max=TIMEOUT_MAX_SECONDS)],
     )
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
+    description = TextAreaField(
+        "Description", validators=[Optional(), Length(max=DESCRIPTION_MAX_CHARS)]
+    )
 
     def values(self) -> dict:
         """Keyword arguments for ``orchestration.task_new``."""
@@ -67,17 +82,23 @@ class ProjectForm(Form):
     project_id = StringField(
         "Project ID",
         filters=[strip],
-        validators=[DataRequired("Give the project an ID, e.g. 'backend'."), Length(max=64)],
+        validators=[
+            DataRequired("Give the project an ID, e.g. 'backend'."),
+            Length(max=PROJECT_ID_MAX_CHARS),
+        ],
     )
-    name = StringField("Display name", filters=[strip], validators=[Optional(), Length(max=120)])
+    name = StringField(
+        "Display name", filters=[strip], validators=[Optional(), Length(max=PROJECT_NAME_MAX_CHARS)]
+    )
     shutdown_grace = DecimalField(
         "Stop grace period (seconds)",
         places=None,
         default=10,
-        validators=[Optional(), NumberRange(min=0, max=3600)],
+        validators=[Optional(), NumberRange(min=0, max=PROJECT_GRACE_MAX_SECONDS)],
     )
     max_concurrent = IntegerField(
-        "Max concurrent tasks", validators=[Optional(), NumberRange(min=1, max=1000)]
+        "Max concurrent tasks",
+        validators=[Optional(), NumberRange(min=1, max=PROJECT_MAX_CONCURRENT)],
     )
     name_categories = StringField(
         "Name categories", filters=[strip], validators=[Optional(), Length(max=200)]
@@ -105,12 +126,14 @@ class ProjectForm(Form):
 class GraphForm(Form):
     """New workflow: a title and its definition as JSON (checked by graph_definition)."""
 
-    title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=200)])
+    title = StringField(
+        "Title", filters=[strip], validators=[Optional(), Length(max=GRAPH_TITLE_MAX_CHARS)]
+    )
     definition = TextAreaField(
         "Definition (JSON)",
         validators=[
             DataRequired("Paste a workflow definition (JSON)."),
-            Length(max=MAX_DEFINITION_CHARS),
+            Length(max=GRAPH_DEFINITION_MAX_CHARS),
         ],
     )
 

@@ -15,16 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from webapp.engine import TASK_TYPES
+from webapp.limits import DESCRIPTION_MAX_CHARS as MAX_DESCRIPTION_CHARS
+from webapp.limits import GRAPH_KEY_MAX_CHARS as MAX_KEY_CHARS
+from webapp.limits import GRAPH_MAX_TASKS as MAX_TASKS
+from webapp.limits import GRAPH_TITLE_MAX_CHARS as MAX_TITLE_CHARS
+from webapp.limits import PAYLOAD_MAX_CHARS as MAX_PAYLOAD_CHARS
+from webapp.limits import TASK_NAME_MAX_CHARS as MAX_NAME_CHARS
+from webapp.limits import TIMEOUT_MAX_SECONDS as MAX_TIMEOUT
 from webapp.orchestration.naming import clean_task_name
-from webapp.web.display import TASK_TYPES
 
-MAX_TASKS = 500
-MAX_KEY_CHARS = 60
-MAX_TITLE_CHARS = 200
-MAX_PAYLOAD_CHARS = 100_000
-MAX_DESCRIPTION_CHARS = 10_000
-MAX_NAME_CHARS = 200
-MAX_TIMEOUT = 7 * 24 * 3600
 MAX_PROBLEMS = 20
 TASK_FIELDS = (
     "key", "id", "payload", "type", "name", "description", "timeout", "after", "finally",

@@ -14,9 +14,10 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import graph_view, lookup
-from webapp.web.auth import record_audit, require_role
+from webapp.web.auditing import record_audit
 from webapp.web.forms import GraphForm, attach_error
 from webapp.web.graph_definition import DefinitionInvalid, check_definition, parse_text
+from webapp.web.roles import require_role
 
 bp = Blueprint("graphs", __name__, url_prefix="/projects/<project_id>/graphs")
 lookup.register(bp)

@@ -8,11 +8,12 @@ from math import ceil
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-from webapp.web.display import STATUSES, TASK_TYPES
+from webapp.engine import TASK_TYPES
+from webapp.limits import SEARCH_MAX_CHARS
+from webapp.orchestration import UI_STATUSES
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
-MAX_SEARCH_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ def parse_page(args: MultiDict) -> int:
 
 def parse_filters(args: MultiDict) -> TaskFilters:
     """Filters from ``request.args``; unknown values are a 400 naming the allowed ones."""
-    q = (args.get("q") or "").strip()[:MAX_SEARCH_CHARS] or None
+    q = (args.get("q") or "").strip()[:SEARCH_MAX_CHARS] or None
     return TaskFilters(
-        status=parse_choice(args, "status", STATUSES),
+        status=parse_choice(args, "status", UI_STATUSES),
         type=parse_choice(args, "type", TASK_TYPES),
         q=q,
         page=parse_page(args),

@@ -15,7 +15,7 @@ from flask import Blueprint, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, HTTPException, NotFound
 
 from webapp.orchestration import errors
-from webapp.web import auth
+from webapp.web import sessions
 from webapp.web.errors import render_error, wants_json
 
 
@@ -72,7 +72,7 @@ def register(bp: Blueprint) -> None:
 
 def current_actor() -> str:
     """Who is acting: the signed-in user's name (the login gate guarantees one)."""
-    return auth.actor_name()
+    return sessions.actor_name()
 
 
 def safe_next(target: str | None, fallback: str) -> str:

@@ -16,22 +16,10 @@ from bisect import bisect_left
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from webapp import orchestration
-from webapp.store import workers as worker_rows
-from webapp.web.auth import accounts_db
 
 bp = Blueprint("ops", __name__)
 LATENCY_KEY = "webapp.request_latency"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-UI_STATUSES = (
-    "queued",
-    "running",
-    "completed",
-    "failed",
-    "cancelled",
-    "blocked",
-    "deleting",
-    "lost",
-)
 FORWARD_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
 
 
@@ -90,7 +78,7 @@ metrics.token_auth = True
 
 
 def metric_lines() -> list[str]:
-    counts = {status: 0 for status in UI_STATUSES}
+    counts = dict.fromkeys(orchestration.UI_STATUSES, 0)
     counts.update(orchestration.counts_by_status())
     lines = ["# HELP webapp_tasks Tasks by status.", "# TYPE webapp_tasks gauge"]
     lines += [f'webapp_tasks{{status="{status}"}} {n}' for status, n in sorted(counts.items())]
@@ -103,7 +91,7 @@ def metric_lines() -> list[str]:
         f"webapp_tasks_running {counts['running']}",
     ]
     now = time.time()
-    live = worker_rows.live_worker_rows(accounts_db())
+    live = orchestration.live_workers()
     lines += [
         "# HELP webapp_workers Worker processes that have not stopped.",
         "# TYPE webapp_workers gauge",
@@ -144,4 +132,3 @@ def init_app(app: Flask) -> None:
     app.extensions[LATENCY_KEY] = LatencyHistogram()
     app.before_request(_start_timer)
     app.after_request(_observe)
-    app.register_blueprint(bp)

@@ -7,9 +7,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import lookup
-from webapp.web.auth import record_audit, require_role
+from webapp.web.auditing import record_audit
 from webapp.web.forms import ProjectForm, attach_error
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
+from webapp.web.roles import require_role
 
 bp = Blueprint("projects", __name__)
 lookup.register(bp)

@@ -87,7 +87,7 @@ def gate():
             "send 'Authorization: Bearer <token>'; create a token on your account page"
         )
     login_url = url_for("auth.login", next=_next_path())
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         return "", 401, {"HX-Redirect": login_url}
     return redirect(login_url)
 
@@ -112,7 +112,7 @@ def _check_change_role(view, endpoint: str) -> None:
 
 def _next_path() -> str | None:
     """Where to return after login: this page for GETs, the referring page otherwise."""
-    if request.method == "GET" and request.headers.get("HX-Request") != "true":
+    if request.method == "GET" and not request.htmx:
         return request.full_path.rstrip("?")
     return None
 

@@ -8,8 +8,9 @@ from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.orchestration.naming import generate_task_name
 from webapp.web import lookup, tasks_live
-from webapp.web.auth import record_audit, require_role
+from webapp.web.auditing import record_audit
 from webapp.web.forms import TaskForm, attach_error
+from webapp.web.roles import require_role
 
 bp = Blueprint("tasks", __name__, url_prefix="/projects/<project_id>/tasks")
 lookup.register(bp)

@@ -11,7 +11,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.web import deleting, lookup
-from webapp.web.auth import record_audit, require_role, user_can_delete
+from webapp.web.auditing import record_audit
+from webapp.web.roles import require_role, user_can_delete
 
 bp = Blueprint("tasks_actions", __name__, url_prefix="/projects/<project_id>")
 lookup.register(bp)
@@ -23,10 +24,6 @@ MAX_BULK = 500
 
 def task_url(project_id: str, task_id: str) -> str:
     return url_for("tasks.show", project_id=project_id, task_id=task_id)
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 @bp.post("/tasks/<task_id>/stop")
@@ -57,9 +54,9 @@ def render_name(task):
 
 
 def render_rename(task, value: str, error: str | None = None, status: int = 200):
-    template = "tasks/_rename_form.html" if is_htmx() else "tasks/rename.html"
+    template = "tasks/_rename_form.html" if request.htmx else "tasks/rename.html"
     html = render_template(template, task=task, value=value, error=error)
-    return html, (200 if is_htmx() else status)
+    return html, (200 if request.htmx else status)
 
 
 @bp.get("/tasks/<task_id>/name")
@@ -71,6 +68,7 @@ def name(project_id: str, task_id: str):
 @bp.get("/tasks/<task_id>/rename")
 @require_role("operator")
 def rename_form(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
     task = orchestration.get_task_meta(project_id, task_id)
     return render_rename(task, task.name)
 
@@ -78,6 +76,7 @@ def rename_form(project_id: str, task_id: str):
 @bp.post("/tasks/<task_id>/rename")
 @require_role("operator")
 def rename(project_id: str, task_id: str):
+    task_id = orchestration.resolve_task_id(project_id, task_id)
     new_name = (request.form.get("name") or "").strip()
     try:
         task = orchestration.task_rename(
@@ -90,7 +89,7 @@ def rename(project_id: str, task_id: str):
         task = orchestration.get_task_meta(project_id, task_id)
         return render_rename(task, new_name, str(error), 409)
     record_audit("task.rename", f"{project_id}/{task_id}", task.name)
-    if is_htmx():
+    if request.htmx:
         return render_name(task), 200, {"HX-Trigger": "task-renamed"}
     flash(f"Renamed to {task.name}.", "info")
     return redirect(task_url(project_id, task_id), 303)

@@ -15,6 +15,8 @@ from flask import (
 )
 
 from webapp import orchestration
+from webapp.engine import TaskType
+from webapp.limits import LOG_SEARCH_MAX_MATCHES, SEARCH_MAX_CHARS
 from webapp.orchestration import logs
 from webapp.web import logpanel, lookup
 from webapp.web.links import task_links
@@ -25,9 +27,8 @@ lookup.register(bp)
 
 NO_STORE = {"Cache-Control": "no-store"}
 CACHE_KEY = "webapp.log_html"
-ANSWER_TYPES = ("prompt", "agent")
+ANSWER_TYPES = frozenset({TaskType.PROMPT, TaskType.AGENT})  # their output is the answer
 LOG_FRAGMENT_HEADER = "X-Log-Fragment"
-SEARCH_LIMIT = 200
 
 
 def log_cache() -> RenderedCache:
@@ -106,7 +107,7 @@ def task_log_panel(task) -> logpanel.LogPanel:
     matches = []
     if query:
         matches = orchestration.search_task_log(
-            task.project_id, task.task_id, query, limit=SEARCH_LIMIT, run_no=run_no
+            task.project_id, task.task_id, query, limit=LOG_SEARCH_MAX_MATCHES, run_no=run_no
         )
     urls = log_urls(task.project_id, task.task_id, run_no)
     page = urls["search_url"].split("?", 1)[0]
@@ -156,7 +157,7 @@ def window_range() -> tuple[int, int]:
 
 
 def log_query() -> str | None:
-    return (request.args.get("q") or "").strip()[:200] or None
+    return (request.args.get("q") or "").strip()[:SEARCH_MAX_CHARS] or None
 
 
 def fragment_response(identity: str, chunk, query: str | None, done: bool):
@@ -180,14 +181,14 @@ def log(project_id: str, task_id: str):
     Fetched by log.js (header ``X-Log-Fragment``) it is a bare fragment with the offsets in
     headers, or 204 when nothing new arrived; opened as a link it is a page of its own.
     """
-    task = orchestration.get_task_meta(project_id, task_id)
+    task = orchestration.get_task_meta(project_id, task_id, with_output=False)
     run_no = parse_run(task)
     current = run_no is None or run_no == task.run_no
     done = task.is_terminal or not current
     offset, max_bytes = window_range()
     query = log_query()
-    chunk = orchestration.read_task_log(
-        project_id, task_id, offset=offset, max_bytes=max_bytes, run_no=run_no
+    chunk = orchestration.read_run_log(
+        project_id, task_id, run_no or task.run_no, offset=offset, max_bytes=max_bytes
     )
     identity = run_identity(task, run_no)
     if request.headers.get(LOG_FRAGMENT_HEADER):
@@ -206,9 +207,9 @@ def log(project_id: str, task_id: str):
 
 @bp.get("/log/download")
 def download(project_id: str, task_id: str):
-    task = orchestration.get_task_meta(project_id, task_id)
+    task = orchestration.get_task_meta(project_id, task_id, with_output=False)
     run_no = parse_run(task)
-    path = orchestration.task_log_path(project_id, task_id, run_no=run_no)
+    path = orchestration.run_log_path(project_id, task_id, run_no or task.run_no)
     name = f"{project_id}-{task_id}-run{run_no or task.run_no or 1}.log"
     if not path or not path.is_file():
         return Response(b"", mimetype="text/plain", headers={

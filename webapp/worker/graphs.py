@@ -73,7 +73,7 @@ class GraphExecution:
         """A member still RUNNING in the store belonged to a run that died with its worker."""
         now = datetime.now()
         message = "the worker running this task was lost"
-        task._set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
+        task.set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
                                     termination_reason=LOST_REASON))  # fmt: skip
         task.transition_to(TaskStatus.FAILED, error=message)
         self.store.tasks.save(task)

@@ -251,7 +251,7 @@ class RunExecution:
         if task.status not in (TaskStatus.PENDING, TaskStatus.RUNNING):
             return
         now = datetime.now()
-        task._set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
+        task.set_result(TaskResult(task.id, TaskStatus.FAILED, now, now, 0.0, error=message,
                                     termination_reason="handler"))  # fmt: skip
         task.transition_to(TaskStatus.FAILED, error=message)
         try:

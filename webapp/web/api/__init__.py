@@ -68,7 +68,6 @@ def docs_url() -> str:
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(bp)
-    app.register_blueprint(bp)
 
 
 # The endpoint modules register their routes on import.

@@ -13,7 +13,7 @@ from webapp.web.api.inputs import Body, query_int, to_json
 from webapp.web.api.registry import Param
 from webapp.web.api.schemas import GRAPH_CREATE, PROJECT_ID, ref
 from webapp.web.api.tasks import task_json
-from webapp.web.auth import record_audit
+from webapp.web.auditing import record_audit
 from webapp.web.graph_definition import DefinitionInvalid, check_definition
 
 GRAPHS = "/projects/<project>/graphs"

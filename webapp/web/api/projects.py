@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from webapp import orchestration
+from webapp import limits, orchestration
 from webapp.accounts import audit
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
@@ -19,7 +19,8 @@ from webapp.web.api.schemas import (
     ref,
     text,
 )
-from webapp.web.auth import accounts_db, record_audit
+from webapp.web.auditing import record_audit
+from webapp.web.sessions import accounts_db
 
 PROJECT = {"project": PROJECT_ID}
 
@@ -31,9 +32,13 @@ def project_json(project) -> dict:
 def _settings(body: Body) -> dict:
     """The project settings present in the body, type-checked (orchestration checks values)."""
     readers = {
-        "name": lambda: body.text("name", max_length=200),
-        "shutdown_grace": lambda: body.number("shutdown_grace", maximum=3600),
-        "max_concurrent": lambda: body.integer("max_concurrent", minimum=1, maximum=10_000),
+        "name": lambda: body.text("name", max_length=limits.PROJECT_NAME_MAX_CHARS),
+        "shutdown_grace": lambda: body.number(
+            "shutdown_grace", maximum=limits.PROJECT_GRACE_MAX_SECONDS
+        ),
+        "max_concurrent": lambda: body.integer(
+            "max_concurrent", minimum=1, maximum=limits.PROJECT_MAX_CONCURRENT
+        ),
         "name_categories": lambda: body.strings("name_categories"),
         "git_repo": lambda: body.text("git_repo", max_length=2000),
         "env": lambda: body.mapping("env"),

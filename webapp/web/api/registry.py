@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint
 
 from webapp.web.api.validation import validated
-from webapp.web.auth import require_role
+from webapp.web.roles import require_role
 
 CONVERTER_RE = re.compile(r"<(?:(?P<converter>[a-z]+):)?(?P<name>\w+)>")
 TEXT = {"type": "string"}

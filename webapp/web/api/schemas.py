@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import namer
 
+from webapp import limits
+from webapp.engine import TASK_TYPES as ENGINE_TASK_TYPES
 from webapp.orchestration.status import UI_STATUSES
 
 MAX_OFFSET = 10**9
@@ -81,8 +83,26 @@ TEXT = {"type": "string"}
 INT = {"type": "integer"}
 NUMBER = {"type": "number"}
 BOOL = {"type": "boolean"}
-PROJECT_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"}
-TASK_TYPES = ["bash", "powershell", "prompt", "agent"]
+PROJECT_ID = {
+    "type": "string",
+    "pattern": f"^[a-z0-9][a-z0-9_-]{{0,{limits.PROJECT_ID_MAX_CHARS - 1}}}$",
+}
+TASK_TYPES = list(ENGINE_TASK_TYPES)
+NOT_BLANK = "text that is not blank (nor holds NUL characters)"
+PAYLOAD = text(limits.PAYLOAD_MAX_CHARS, blank=False, description=NOT_BLANK)
+TASK_NAME = text(
+    limits.TASK_NAME_MAX_CHARS,
+    pattern=TASK_NAME_PATTERN,
+    description="a name with a letter, digit or '_' before any space or hyphen (it becomes "
+    "a slug of a-z, 0-9, '_' and '-')",
+)
+DESCRIPTION = text(limits.DESCRIPTION_MAX_CHARS)
+TIMEOUT = {
+    "type": ["number", "null"],
+    "exclusiveMinimum": 0,
+    "maximum": limits.TIMEOUT_MAX_SECONDS,
+}
+GRAPH_KEY = text(limits.GRAPH_KEY_MAX_CHARS, blank=False, description=NOT_BLANK)
 ROLES = ["viewer", "operator", "admin"]
 
 COMPONENTS: dict[str, dict] = {
@@ -177,21 +197,25 @@ TASK_ID = {
     "(e.g. 'k3v8h' or 'k3')",
 }
 TASK_STATUS = {"enum": list(UI_STATUSES)}
-TASK_NAME = text(
-    200,
-    pattern=TASK_NAME_PATTERN,
-    description="a name with a letter, digit or '_' before any space or hyphen (it becomes "
-    "a slug of a-z, 0-9, '_' and '-')",
-)
 MOMENT = {
     "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
     "description": "a date like 2025-01-31 or an RFC 3339 date-time like 2025-01-31T12:00:00Z",
 }
-NOT_BLANK = "text that is not blank (nor holds NUL characters)"
 PROJECT_FIELDS = {
-    "name": {**nullable_text(100), "description": "Blank or null: the project's ID."},
-    "shutdown_grace": {"type": "number", "minimum": 0, "maximum": 3600},
-    "max_concurrent": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
+    "name": {
+        **nullable_text(limits.PROJECT_NAME_MAX_CHARS),
+        "description": "Blank or null: the project's ID.",
+    },
+    "shutdown_grace": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": limits.PROJECT_GRACE_MAX_SECONDS,
+    },
+    "max_concurrent": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": limits.PROJECT_MAX_CONCURRENT,
+    },
     "name_categories": {
         "type": ["array", "null"],
         "items": {"enum": list(namer.list_categories())},
@@ -225,11 +249,11 @@ TASK_CREATE = {
     "type": "object",
     "required": ["payload"],
     "properties": {
-        "payload": text(100000, blank=False, description=NOT_BLANK),
+        "payload": PAYLOAD,
         "type": {"enum": TASK_TYPES},
         "name": TASK_NAME,
-        "description": text(10000),
-        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
+        "description": DESCRIPTION,
+        "timeout": TIMEOUT,
     },
     "additionalProperties": False,
 }
@@ -245,14 +269,18 @@ GRAPH_TASK = {
     "description": "One task of a workflow ('id' is accepted for 'key'); a task with "
     "required: false must be a finally task.",
     "properties": {
-        "key": text(60, blank=False, description=NOT_BLANK),
-        "id": text(60, blank=False, description=NOT_BLANK),
-        "payload": text(100000, blank=False, description=NOT_BLANK),
+        "key": GRAPH_KEY,
+        "id": GRAPH_KEY,
+        "payload": PAYLOAD,
         "type": {"enum": TASK_TYPES},
         "name": {**TASK_NAME, "type": ["string", "null"]},
-        "description": text(10000),
-        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 604800},
-        "after": {"type": "array", "items": text(60), "maxItems": 500},
+        "description": DESCRIPTION,
+        "timeout": TIMEOUT,
+        "after": {
+            "type": "array",
+            "items": text(limits.GRAPH_KEY_MAX_CHARS),
+            "maxItems": limits.GRAPH_MAX_TASKS,
+        },
         "finally": BOOL,
         "required": BOOL,
     },
@@ -265,8 +293,13 @@ GRAPH_CREATE = {
     "type": "object",
     "required": ["tasks"],
     "properties": {
-        "title": text(200),
-        "tasks": {"type": "array", "minItems": 1, "maxItems": 500, "items": GRAPH_TASK},
+        "title": text(limits.GRAPH_TITLE_MAX_CHARS),
+        "tasks": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": limits.GRAPH_MAX_TASKS,
+            "items": GRAPH_TASK,
+        },
     },
     "additionalProperties": False,
 }

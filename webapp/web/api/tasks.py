@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
-from webapp import orchestration
+from webapp import limits, orchestration
 from webapp.web import deleting
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
@@ -25,7 +25,7 @@ from webapp.web.api.schemas import (
     ref,
     text,
 )
-from webapp.web.auth import record_audit
+from webapp.web.auditing import record_audit
 
 TASK = "/projects/<project>/tasks/<task>"
 PATHS = {"project": PROJECT_ID, "task": TASK_ID}
@@ -34,8 +34,12 @@ MAX_LOG_READ = 1024 * 1024
 LIST_QUERY = (
     Param("status", TASK_STATUS, "Only tasks in this status."),
     Param("type", {"enum": TASK_TYPES}, "Only tasks of this type."),
-    Param("search", text(200), "Text in the ID, name or payload."),
-    Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 50)."),
+    Param("search", text(limits.SEARCH_MAX_CHARS), "Text in the ID, name or payload."),
+    Param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": limits.PAGE_SIZE_MAX},
+        "Page size (default 50).",
+    ),
     Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "Tasks to skip."),
 )
 LOG_QUERY = (
@@ -74,8 +78,8 @@ def list_tasks(project: str):
         project,
         status=query_text("status", max_length=40),
         type=query_text("type", max_length=40),
-        search=query_text("search"),
-        limit=query_int("limit", 50, minimum=1, maximum=500),
+        search=query_text("search", max_length=limits.SEARCH_MAX_CHARS),
+        limit=query_int("limit", 50, minimum=1, maximum=limits.PAGE_SIZE_MAX),
         offset=query_int("offset", 0, maximum=MAX_OFFSET),
     )
     return {**to_json(page, ("has_next",)), "items": [task_json(task) for task in page.items]}
@@ -95,11 +99,11 @@ def create_task(project: str):
     body = Body(tuple(TASK_CREATE["properties"]))
     task = orchestration.task_new(
         project,
-        name=body.text("name", max_length=200),
+        name=body.text("name", max_length=limits.TASK_NAME_MAX_CHARS),
         type=body.text("type", max_length=20) or "bash",
-        payload=body.text("payload", required=True),
-        description=body.text("description", max_length=10_000) or "",
-        timeout=body.number("timeout", maximum=604_800),
+        payload=body.text("payload", required=True, max_length=limits.PAYLOAD_MAX_CHARS),
+        description=body.text("description", max_length=limits.DESCRIPTION_MAX_CHARS) or "",
+        timeout=body.number("timeout", maximum=limits.TIMEOUT_MAX_SECONDS),
         actor=current_user.username,
     )
     record_audit(
@@ -129,7 +133,7 @@ def get_task(project: str, task: str):
     response=ref("Task"),
 )
 def rename_task(project: str, task: str):
-    new_name = Body(("name",)).text("name", required=True, max_length=200)
+    new_name = Body(("name",)).text("name", required=True, max_length=limits.TASK_NAME_MAX_CHARS)
     task_id = _resolve(project, task)
     old = orchestration.get_task_meta(project, task_id).name
     renamed = orchestration.task_rename(project, task_id, new_name, actor=current_user.username)
