@@ -31,6 +31,14 @@ ERROR_STATUSES = {
 BODY_TOO_LARGE = "The body is larger than the server's MAX_CONTENT_LENGTH (named in detail)."
 
 
+def _headers(code: int) -> dict:
+    """Headers an error status always carries."""
+    if code != 503:
+        return {}
+    retry = {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    return {"headers": {"Retry-After": {"description": "Seconds to wait.", **retry}}}
+
+
 def _errors(op: Operation) -> dict[int, str]:
     statuses = {**ERROR_STATUSES, **({413: BODY_TOO_LARGE} if op.body is not None else {})}
     return dict(sorted({**statuses, **op.errors}.items()))
@@ -158,7 +166,7 @@ class ApiRegistry:
                 for code, text in op.also.items()
             },
             **{
-                str(code): {"description": text, "content": error_ref}
+                str(code): {"description": text, "content": error_ref, **_headers(code)}
                 for code, text in _errors(op).items()
             },
         }
