@@ -23,8 +23,11 @@ protection is ON in the test app, as in production. So:
 from __future__ import annotations
 
 import builtins
+import json
 import os
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import flask
 import pytest
@@ -210,3 +213,96 @@ def bytes_read(monkeypatch):
         return counts
 
     return watch
+
+
+# -- an OpenAI-compatible LLM provider on 127.0.0.1 ------------------------------------------
+class LLMServer(ThreadingHTTPServer):
+    """Speaks ``POST /v1/chat/completions``, streaming (server-sent events) and not.
+
+    By default it answers ``tokens`` (or ``echo: <prompt>`` word by word) and reports
+    ``usage``. ``replies`` is a queue of scripted answers ``(status, body, headers)`` served
+    first. Clear ``hold`` to pause a stream after its first chunk until the test sets it
+    (``first_sent`` is set once the first chunk went out); set ``stall`` to hold every answer
+    before its headers until ``hold`` is set; ``refuse_stream`` answers a streaming request
+    with a 400 naming "stream", as endpoints without streaming do.
+    """
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _LLMHandler)
+        self.requests: list[dict] = []
+        self.replies: list[tuple[int, object, dict]] = []
+        self.tokens: list[str] | None = None
+        self.usage: dict | None = {"prompt_tokens": 7, "completion_tokens": 4}
+        self.hold = threading.Event()
+        self.hold.set()
+        self.stall = False
+        self.refuse_stream = False
+        self.first_sent = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _LLMHandler(BaseHTTPRequestHandler):
+    server: LLMServer
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body["_authorization"] = self.headers.get("Authorization")
+        self.server.requests.append(body)
+        if self.server.stall:
+            self.server.hold.wait(30)
+        if self.server.replies:
+            status, payload, headers = self.server.replies.pop(0)
+            return self._json(status, payload, headers)
+        if body.get("stream") and self.server.refuse_stream:
+            return self._json(400, {"error": {"message": "stream is not supported"}}, {})
+        prompt = body["messages"][-1]["content"]
+        tokens = self.server.tokens or ["echo:", *(f" {word}" for word in prompt.split())]
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": "".join(tokens)}
+            answer = {"model": body["model"], "choices": [{"message": message}]}
+            return self._json(200, {**answer, "usage": self.server.usage}, {})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for number, token in enumerate(tokens):
+            chunk = {"model": body["model"], "choices": [{"delta": {"content": token}}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+            if number == 0:
+                self.server.first_sent.set()
+                self.server.hold.wait(30)
+        if self.server.usage and (body.get("stream_options") or {}).get("include_usage"):
+            final = {"model": body["model"], "choices": [], "usage": self.server.usage}
+            self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _json(self, status: int, payload: object, headers: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def llm_server():
+    """A running :class:`LLMServer`; ``llm_server.url`` is its base URL (…/v1)."""
+    server = LLMServer()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.hold.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(10)

@@ -69,6 +69,7 @@ def create_app(test_config: dict | None = None):
 
     app = Flask(
         __name__,
+        instance_path=str(config.resolve_data_dir(test_config)),
         instance_relative_config=True,
         template_folder=str(_resource_dir("templates")),
         static_folder=str(_resource_dir("static")),

@@ -1,4 +1,9 @@
-"""Settings: defaults < the instance config file < ``WEBAPP_*`` environment variables.
+"""Settings: defaults < the config file in the data folder < ``WEBAPP_*`` environment variables.
+
+The data folder is resolved once, the same way for every entry point (``webapp serve``, every
+CLI verb, ``gunicorn webapp.wsgi:app``), whatever path the package was imported from:
+``WEBAPP_DATA_DIR`` if set, else the per-user data folder ``$XDG_DATA_HOME/webapp``
+(``~/.local/share/webapp``). It is never inside the package or its virtual environment.
 
 Every setting the dashboard reads is listed in ``DEFAULTS`` with a one-line description in
 ``DESCRIPTIONS`` (a test checks that the two agree and that the README mentions each one).
@@ -36,13 +41,15 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LOCK_SECONDS": 900,
     "WTF_CSRF_TIME_LIMIT": None,
     "TRUSTED_PROXIES": 0,
+    "TASK_NAME_CATEGORIES": None,
+    "LLM_PRICES": None,
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
     "DATABASE_BUSY_TIMEOUT": 30.0,
 }
 
 DESCRIPTIONS: dict[str, str] = {
-    "DATA_DIR": "Folder for the database, task logs, workspaces and archives "
-    "(default: the instance folder).",
+    "DATA_DIR": "Folder for the database, task logs, workspaces, archives and config.py "
+    "(default: ~/.local/share/webapp, or $XDG_DATA_HOME/webapp).",
     "DATABASE": "Path of the SQLite database (default: DATA_DIR/webapp.db).",
     "SECRET_KEY": "Signs session cookies; generated once into DATA_DIR/secret_key when unset.",
     "WORKER_ENABLED": "Run a worker thread inside each server process.",
@@ -76,6 +83,10 @@ DESCRIPTIONS: dict[str, str] = {
     "session).",
     "TRUSTED_PROXIES": "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
     "headers are trusted (0: none).",
+    "TASK_NAME_CATEGORIES": "unique-namer categories for generated task names of projects that "
+    "set none (none: 3 categories chosen from the project ID).",
+    "LLM_PRICES": "Prices of prompt-task models in USD per million tokens, "
+    '{"model": {"prompt": 0.15, "completion": 0.6}}; a project\'s own table wins.',
     "MAX_CONTENT_LENGTH": "Largest request body in bytes (form or JSON); larger ones get 413 "
     "before they are read.",
     "DATABASE_BUSY_TIMEOUT": "Seconds a request or worker waits for another process's database "
@@ -83,6 +94,23 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 INSTANCE_CONFIG_FILE = "config.py"
+APP_FOLDER = "webapp"
+
+
+def default_data_dir() -> Path:
+    """The per-user data folder (XDG): outside any checkout, package or virtualenv."""
+    base = os.environ.get("XDG_DATA_HOME") or "~/.local/share"
+    return Path(base).expanduser().resolve() / APP_FOLDER
+
+
+def resolve_data_dir(test_config: dict | None = None) -> Path:
+    """The data folder: the caller's DATA_DIR, else ``WEBAPP_DATA_DIR``, else the default.
+
+    It doubles as the Flask instance folder, so the optional ``config.py`` is found in the
+    same place by every process.
+    """
+    chosen = (test_config or {}).get("DATA_DIR") or os.environ.get("WEBAPP_DATA_DIR")
+    return Path(chosen).expanduser().resolve() if chosen else default_data_dir()
 
 
 def load(app: Flask, test_config: dict | None = None) -> None:

@@ -63,6 +63,7 @@ def executor(recorder):
     """A default executor (real bash handler) whose events go to ``recorder``."""
     with TaskExecutor() as ex:
         ex.events.subscribe(recorder)
+        ex.activity.subscribe(recorder)
         yield ex
 
 
@@ -76,6 +77,7 @@ def executor_with(recorder):
         ex = TaskExecutor.empty(store)
         ex.register(TaskType.BASH, handler)
         ex.events.subscribe(recorder)
+        ex.activity.subscribe(recorder)
         made.append(ex)
         return ex
 

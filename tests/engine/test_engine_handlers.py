@@ -176,14 +176,19 @@ def test_http_prompt_handler_against_a_real_server(chat_server):
     assert result.output == "echo: What is a DAG?" and task.is_done
     path, headers, body = chat_server.requests[0]
     assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer sekrit"
-    assert body == {"model": "tiny", "messages": [{"role": "user", "content": "What is a DAG?"}]}
+    assert body == {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "What is a DAG?"}],
+        "stream": True,  # this server ignores it and answers JSON: read whole
+        "stream_options": {"include_usage": True},
+    }
 
 
 def test_http_prompt_handler_errors(chat_server):
     handler = make_http_prompt_handler(url_of(chat_server), model="tiny")
     ex = executor_for(TaskType.PROMPT, handler)
     chat_server.reply = (500, {"error": "overloaded"})
-    with pytest.raises(RuntimeError, match="answered HTTP 500.*overloaded"):
+    with pytest.raises(RuntimeError, match=r"failed on its side \(HTTP 500\): overloaded"):
         ex.execute(Task.prompt("x"))
     chat_server.reply = (200, {"choices": []})
     with pytest.raises(RuntimeError, match=r"without choices\[0\].message.content"):

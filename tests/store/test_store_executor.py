@@ -40,9 +40,12 @@ def test_each_transition_is_stored_before_its_event_and_progress_is_not_saved(st
 
     executor.register(TaskType.BASH, handler)
     seen = []
-    executor.events.subscribe(
-        lambda event: seen.append((event.type, store.tasks[event.task_id].status))
-    )
+
+    def record(event):
+        seen.append((event.type, store.tasks[event.task_id].status))
+
+    executor.events.subscribe(record)
+    executor.activity.subscribe(record)  # progress and output: their own bus
     task = Task.bash("work")
     executor.execute(task)
     assert seen == [

@@ -16,8 +16,7 @@ def text(response) -> str:
 def audit_rows(html: str) -> list[tuple[str, str, str]]:
     """(actor, action, target) of each row of the audit table, top to bottom."""
     rows = re.findall(
-        r'<td class="audit-actor">(.*?)</td>\s*<td class="audit-action"><code>(.*?)</code></td>'
-        r'\s*<td class="audit-target">(.*?)</td>',
+        r'<tr data-audit-id="\d+" data-actor="(.*?)" data-action="(.*?)" data-target="(.*?)">',
         html,
     )
     return [tuple(row) for row in rows]

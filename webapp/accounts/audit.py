@@ -99,12 +99,14 @@ def query(
     *,
     actor: str | None = None,
     action: str | None = None,
+    target: str | None = None,
     since: str | None = None,
     until: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> AuditPage:
-    """Entries newest first; ``until`` as a bare date includes that whole day."""
+    """Entries newest first; ``until`` as a bare date includes that whole day; ``target``
+    matches itself and what lies under it (project ``demo`` finds task ``demo/k3v8h``)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidAuditFilter(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     if not 0 <= offset <= MAX_OFFSET:
@@ -112,6 +114,7 @@ def query(
     filters = {
         "actor": (actor or "").strip().lower() or None,
         "action": (action or "").strip() or None,
+        "target": (target or "").strip() or None,
         "since": parse_moment(since, "since"),
         "until": parse_moment(until, "until", end_of_day=True),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from webapp.cli import serve, tasks, users
+from webapp.cli import project_admin, serve, tasks, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +15,8 @@ def main() -> None:
 main.add_command(serve.serve)
 main.add_command(users.user)
 main.add_command(tasks.project)
+tasks.project.add_command(project_admin.project_edit)
+tasks.project.add_command(project_admin.project_delete)
 main.add_command(tasks.task)
 main.add_command(tasks.archive)
 main.add_command(tasks.worker)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import click
 
 from webapp import orchestration as orch
+from webapp.cli import audit
 from webapp.cli.users import DATA_DIR_OPTION, actor
 from webapp.engine import TASK_TYPES
 from webapp.store.db import fault_of
@@ -67,6 +68,16 @@ def _line(task: orch.TaskMeta) -> str:
 
 
 # -- projects ---------------------------------------------------------------------------------
+def parse_env_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--env")
+        env[key] = value
+    return env
+
+
 @click.group("project")
 def project() -> None:
     """Create, list and configure projects."""
@@ -84,17 +95,14 @@ def project() -> None:
 def project_create(project_id, name, grace, max_concurrent, git_repo, env_pairs, data_dir,
                    acting_as):  # fmt: skip
     """Create a project."""
-    env = {}
-    for pair in env_pairs:
-        key, eq, value = pair.partition("=")
-        if not eq:
-            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--env")
-        env[key] = value
+    env = parse_env_pairs(env_pairs)
+    who = acting_as or actor()
     with bound(data_dir):
         created = orch.project_create(
             project_id, name=name, shutdown_grace=grace, max_concurrent=max_concurrent,
-            git_repo=git_repo, env=env, actor=acting_as or actor(),
+            git_repo=git_repo, env=env, actor=who,
         )  # fmt: skip
+        audit.record(who, "project.create", created.id, f"name {created.name!r}")
     click.echo(f"Created project {created.id}")
 
 
@@ -126,11 +134,13 @@ def task() -> None:
 @ACTOR_OPTION
 def task_new(project_id, payload, name, kind, timeout, description, data_dir, acting_as):
     """Queue a task; PAYLOAD is the command (or prompt), joined with spaces."""
+    who = acting_as or actor()
     with bound(data_dir):
         created = orch.task_new(
             project_id, name=name, type=kind, payload=" ".join(payload), timeout=timeout,
-            description=description, actor=acting_as or actor(),
+            description=description, actor=who,
         )  # fmt: skip
+        audit.record(who, "task.create", created.ref, f"{created.type} task {created.name!r}")
     click.echo(f"Created task {created.task_id} ({created.name}) in project {project_id}")
 
 
@@ -168,12 +178,33 @@ def task_status(words, data_dir):
     click.echo(
         f"  type={meta.type} run={meta.run_no} exit={meta.exit_code} payload={meta.payload!r}"
     )
+    if meta.status_reason:
+        click.echo(f"  why {meta.status}: {meta.status_reason}")
     if meta.error:
         click.echo(f"  error: {meta.error}")
     for step in history:
         before = step.from_status or "-"
         click.echo(f"  {step.at:%Y-%m-%d %H:%M:%S} {step.actor}: {before} -> {step.to_status}"
                    + (f" ({step.reason})" if step.reason else ""))  # fmt: skip
+
+
+@task.command("shell")
+@click.argument("words", nargs=-1)
+@click.option("--print", "print_only", is_flag=True, help="Print the command instead.")
+@DATA_DIR_OPTION
+def task_shell(words, print_only, data_dir):
+    """Open a shell in a task's workspace with its environment (seed 000's task login)."""
+    import shlex
+
+    from webapp.orchestration.login import get_login_command
+
+    with bound(data_dir):
+        project_id, task_id, _ = _ref(words)
+        command = get_login_command(project_id, task_id)
+    if print_only:
+        click.echo(shlex.join(command))
+        return
+    os.execvp(command[0], command)
 
 
 @task.command("stop")
@@ -187,6 +218,7 @@ def task_stop(words, timeout, wait, data_dir, acting_as):
     with bound(data_dir):
         project_id, task_id, _ = _ref(words)
         meta = orch.task_stop(project_id, task_id, timeout=timeout, actor=acting_as or actor())
+        audit.record(acting_as or actor(), "task.stop", f"{project_id}/{task_id}")
         grace = timeout if timeout is not None else orch.project_get(project_id).shutdown_grace
         pause = threading.Event()
         for _ in range(int((grace + 10) * 10) if wait else 0):
@@ -208,6 +240,7 @@ def task_rename(words, data_dir, acting_as):
         if len(rest) != 1:
             raise click.UsageError("Give exactly one new name (quote it if it has spaces)")
         meta = orch.task_rename(project_id, task_id, rest[0], actor=acting_as or actor())
+        audit.record(acting_as or actor(), "task.rename", f"{project_id}/{task_id}", meta.name)
     click.echo(f"Renamed task {task_id} to {meta.name}")
 
 
@@ -220,6 +253,8 @@ def task_retry(words, data_dir, acting_as):
     with bound(data_dir):
         project_id, task_id, _ = _ref(words)
         meta = orch.task_retry(project_id, task_id, actor=acting_as or actor())
+        audit.record(acting_as or actor(), "task.retry", f"{project_id}/{task_id}",
+                     f"run {meta.run_no}")  # fmt: skip
     click.echo(f"Queued run {meta.run_no} of task {task_id}")
 
 
@@ -232,6 +267,8 @@ def task_delete(words, data_dir, acting_as):
     with bound(data_dir):
         project_id, task_id, _ = _ref(words)
         result = orch.task_delete(project_id, task_id, actor=acting_as or actor())
+        detail = "; ".join(result.warnings) or "archived"
+        audit.record(acting_as or actor(), "task.delete", f"{project_id}/{task_id}", detail)
     for warning in result.warnings:
         click.echo(f"  Warning: {warning}", err=True)
     done = "Deleted task" if not result.warnings else "Deleted task (with warnings)"

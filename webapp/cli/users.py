@@ -15,6 +15,9 @@ import click
 from webapp.accounts import users as accounts
 from webapp.accounts.errors import AccountError
 
+SHELL = "shell"
+"""The audit log's "from" for changes made with the ``webapp`` command on the server."""
+
 DATA_DIR_OPTION = click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
@@ -64,7 +67,7 @@ def create(username: str, role: str, password: str | None, data_dir: str | None)
     password = password or accounts.generate_password()
     with accounts_database(data_dir) as (db, hasher):
         created = accounts.create_user(
-            db, username, password, role=role, actor=actor(), hasher=hasher
+            db, username, password, role=role, actor=actor(), address=SHELL, hasher=hasher
         )
     click.echo(f"created {created.username} ({created.role})")
     if generated:
@@ -89,7 +92,7 @@ def list_users(data_dir: str | None) -> None:
 def set_role(username: str, role: str, data_dir: str | None) -> None:
     """Give a user another role."""
     with accounts_database(data_dir) as (db, _):
-        changed = accounts.set_role(db, username, role, actor=actor())
+        changed = accounts.set_role(db, username, role, actor=actor(), address=SHELL)
     click.echo(f"{changed.username} is now {changed.role}")
 
 
@@ -100,7 +103,9 @@ def set_role(username: str, role: str, data_dir: str | None) -> None:
 def reset_password(username: str, password: str | None, data_dir: str | None) -> None:
     """Set a new password (signs the user out everywhere)."""
     with accounts_database(data_dir) as (db, hasher):
-        changed, new = accounts.set_password(db, username, password, actor=actor(), hasher=hasher)
+        changed, new = accounts.set_password(
+            db, username, password, actor=actor(), address=SHELL, hasher=hasher
+        )
     click.echo(f"password of {changed.username} changed; their sessions are signed out")
     if password is None:
         click.echo(f"password: {new}")
@@ -112,7 +117,7 @@ def reset_password(username: str, password: str | None, data_dir: str | None) ->
 def disable(username: str, data_dir: str | None) -> None:
     """Disable a user: sessions end, tokens stop working, sign-in is refused."""
     with accounts_database(data_dir) as (db, _):
-        changed = accounts.set_disabled(db, username, True, actor=actor())
+        changed = accounts.set_disabled(db, username, True, actor=actor(), address=SHELL)
     click.echo(f"{changed.username} is disabled")
 
 
@@ -122,5 +127,5 @@ def disable(username: str, data_dir: str | None) -> None:
 def enable(username: str, data_dir: str | None) -> None:
     """Enable a disabled user again."""
     with accounts_database(data_dir) as (db, _):
-        changed = accounts.set_disabled(db, username, False, actor=actor())
+        changed = accounts.set_disabled(db, username, False, actor=actor(), address=SHELL)
     click.echo(f"{changed.username} is enabled")

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 
 class TaskEventType(StrEnum):
-    """What happened. ``DONE`` is an alias of ``SUCCEEDED`` (value "succeeded")."""
+    """What happened. ``DONE`` is an alias of ``SUCCEEDED`` (value "succeeded").
+
+    ``executor.events`` carries the lifecycle types (STARTED, SUCCEEDED, FAILED, CANCELLED,
+    BLOCKED, PERSISTENCE_FAILED); PROGRESS and OUTPUT go to ``executor.activity``.
+    """
 
     STARTED = "started"
     PROGRESS = "progress"

@@ -46,6 +46,9 @@ class TaskExecutor:
         self, store: Any = None, *, max_workers: int | None = None, _register_defaults: bool = True
     ) -> None:
         self.events = EventBus()
+        #: What a running task reports (PROGRESS and OUTPUT events), kept off ``events`` so
+        #: that ``events`` carries exactly seed 002's lifecycle events.
+        self.activity = EventBus()
         self.store = store
         self.persistence_errors: list[tuple[str, BaseException]] = []
         self.graph_persistence_errors: list[tuple[str, BaseException]] = []
@@ -101,12 +104,14 @@ class TaskExecutor:
                 return self._execute_once(task, upstream)
             except TaskCancelled:
                 raise
-            except Exception:
+            except Exception as exc:
                 if task.status is _CANCELLED:
                     raise TaskCancelled(_cancelled_message(task)) from None
                 if attempt >= policy.max_attempts or task.status is not _FAILED:
                     raise
-            self._back_off(task, policy.backoff)
+                # A provider that said when to come back (HTTP 429 Retry-After) is obeyed.
+                wait = max(policy.backoff, getattr(exc, "retry_after", None) or 0.0)
+            self._back_off(task, wait)
             if task.status is _CANCELLED:
                 raise TaskCancelled(_cancelled_message(task))
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -286,15 +291,15 @@ class TaskExecutor:
                 )  # fmt: skip
 
     def _emit_progress(self, task: Task, percent: float | None, message: str | None) -> None:
-        if self.events.has_subscribers:
-            self.events.emit(
+        if self.activity.has_subscribers:
+            self.activity.emit(
                 TaskEvent(TaskEventType.PROGRESS, task.id, task, datetime.now(), None,
                           task.status, progress_percent=percent, progress_message=message)
             )  # fmt: skip
 
     def _emit_output(self, task: Task, stream: str, chunk: str) -> None:
-        if self.events.has_subscribers:
-            self.events.emit(
+        if self.activity.has_subscribers:
+            self.activity.emit(
                 TaskEvent(TaskEventType.OUTPUT, task.id, task, datetime.now(), None,
                           task.status, output_stream=stream, output_chunk=chunk)
             )  # fmt: skip

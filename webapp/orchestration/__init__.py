@@ -50,11 +50,20 @@ from webapp.orchestration.lifecycle import (
     task_stop,
     update_task_exit_code,
 )
+from webapp.orchestration.login import get_login_command, task_login
 from webapp.orchestration.naming import (
     TASK_NAME_MAX_LEN,
+    NamePreview,
     generate_task_name,
+    preview_task_name,
     sanitize_task_name,
     validate_task_name,
+)
+from webapp.orchestration.project_removal import (
+    ProjectDeletePlan,
+    ProjectDeleteResult,
+    project_delete,
+    project_delete_plan,
 )
 from webapp.orchestration.projects import (
     project_create,
@@ -87,7 +96,10 @@ __all__ = [
     "UI_STATUSES",
     "ArchivedTask",
     "MissingTaskId",
+    "NamePreview",
     "OrchestrationError",
+    "ProjectDeletePlan",
+    "ProjectDeleteResult",
     "Settings",
     "TaskDeleteResult",
     "TaskMeta",
@@ -97,6 +109,7 @@ __all__ = [
     "generate_task_name",
     "get_all_task_states",
     "get_archived_task",
+    "get_login_command",
     "get_task_meta",
     "get_tasks",
     "get_workspace_git_diff",
@@ -112,9 +125,12 @@ __all__ = [
     "mark_task_deleting",
     "normalize_task_id_input",
     "project_create",
+    "project_delete",
+    "project_delete_plan",
     "project_get",
     "project_list",
     "project_update",
+    "preview_task_name",
     "project_version",
     "read_archived_log",
     "read_run_log",
@@ -131,6 +147,7 @@ __all__ = [
     "task_detail",
     "task_history",
     "task_list",
+    "task_login",
     "task_log_path",
     "task_new",
     "task_rename",

@@ -306,8 +306,13 @@ def task_archive_logs(
     *,
     log_name: str = LOG_FILE_NAME,
 ) -> Path | None:
-    """The archived log of the task ``prefix`` names, or None when it was archived without one."""
-    path = find_archived_task(archive_root, project_id, prefix).log_path(log_name)
+    """The archived log of the task ``prefix`` names, or None when no archive matches or it
+    was archived without one (seed 000)."""
+    try:
+        archived = find_archived_task(archive_root, project_id, prefix)
+    except ArchiveNotFound:
+        return None
+    path = archived.log_path(log_name)
     return path if path.is_file() else None
 
 

@@ -15,7 +15,7 @@ from webapp.limits import LOG_TAIL_MAX_LINES
 from webapp.orchestration import context, logs, workspace
 from webapp.orchestration.archive import ArchivedTask, find_archived_task
 from webapp.orchestration.archive import list_archived_tasks as _list_archived
-from webapp.orchestration.errors import InvalidTaskRequest, TaskNotFound
+from webapp.orchestration.errors import ArchiveNotFound, InvalidTaskRequest, TaskNotFound
 from webapp.orchestration.projects import check_project_id
 from webapp.store import records
 
@@ -199,8 +199,13 @@ def _log_run_no(name: str) -> int | None:
 def task_archive_logs(
     project_id: str, archive_id: str, *, run_no: int | None = None
 ) -> Path | None:
-    """The archived log file (newest run by default), or None when none was archived."""
-    path = archived_log_path(get_archived_task(project_id, archive_id), run_no)
+    """The archived log file (newest run by default), or None when no archive matches
+    ``archive_id`` or it holds no such log (seed 000). An ambiguous prefix still raises."""
+    try:
+        archived = get_archived_task(project_id, archive_id)
+    except ArchiveNotFound:
+        return None
+    path = archived_log_path(archived, run_no)
     return path if path.is_file() else None
 
 

@@ -61,6 +61,10 @@ class Settings:
     archive_keep_last: int = 0  # 0: no count limit
     output_tail_bytes: int = 64 * 1024
     retention_interval: float = 600.0
+    task_name_categories: tuple[str, ...] | None = None
+    """Global unique-namer categories (seed 000's ``tasks.name_categories``)."""
+    llm_prices: Mapping[str, Mapping[str, float]] | None = None
+    """USD per million prompt/completion tokens, per model."""
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, compare=False, repr=False
     )
@@ -88,6 +92,17 @@ class Settings:
         for key, name in CONFIG_KEYS.items():
             if config.get(key) is not None:
                 values[name] = float(config[key]) if "float" in known[name] else int(config[key])
+        categories = config.get("TASK_NAME_CATEGORIES")
+        if isinstance(categories, str):
+            categories = [part.strip() for part in categories.split(",") if part.strip()]
+        if categories:
+            from webapp.orchestration.naming import validate_name_categories
+
+            values["task_name_categories"] = tuple(validate_name_categories(categories) or ())
+        if config.get("LLM_PRICES"):
+            from webapp.orchestration.usage import check_prices
+
+            values["llm_prices"] = check_prices(config["LLM_PRICES"], "LLM_PRICES")
         return cls(data_dir=data_dir, database=database, **values)
 
     @classmethod

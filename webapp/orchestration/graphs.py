@@ -25,7 +25,7 @@ from typing import Any
 from webapp.engine.graph import TaskGraph
 from webapp.engine.task import Task
 from webapp.limits import GRAPH_MAX_TASKS, GRAPH_TITLE_MAX_CHARS
-from webapp.orchestration import context
+from webapp.orchestration import context, upstream
 from webapp.orchestration.errors import InvalidTaskRequest, TaskNotFound, TaskStateConflict
 from webapp.orchestration.identity import generate_task_id
 from webapp.orchestration.lifecycle import (
@@ -40,7 +40,7 @@ from webapp.orchestration.naming import clean_task_name, generate_task_name
 from webapp.orchestration.projects import project_row
 from webapp.orchestration.query import TaskMeta, task_meta_from_row
 from webapp.orchestration.status import UI_STATUSES
-from webapp.store import graph_records, records, workers
+from webapp.store import graph_records, member_keys, records, workers
 
 GRAPH_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
@@ -160,6 +160,7 @@ def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "s
     project = project_row(project_id)
     tasks = _members_of(definition)
     _check_acyclic(tasks)
+    upstream.check_definition(tasks)
     title = str(definition.get("title") or "graph")[:GRAPH_TITLE_MAX_CHARS]
     graph, built = TaskGraph(title=title), {}
     for spec in tasks:
@@ -194,6 +195,7 @@ def graph_new(project_id: str, definition: Mapping[str, Any], *, actor: str = "s
                 "queued_at": now, "deleting": 0, "graph_id": graph.id, "version": 1,
             })  # fmt: skip
             _insert_run(db, project_id, task_id, task.id, 1, now, actor)
+        member_keys.remember_keys(db, graph.id, {t.id: k for k, t in built.items()})
         graph_records.insert_graph(db, {
             "graph_id": graph.id, "project_id": project_id, "title": title,
             "status": "queued", "created_at": now, "created_by": actor, "queued_at": now,

@@ -256,3 +256,13 @@ def project_version(project_id: str) -> int:
     if version is None:
         project_row(project_id)  # raises ProjectNotFound
     return version or 0
+
+
+def changed_settings(before: Project, after: Project) -> list[str]:
+    """The settings that differ between two states of a project, in ``EDITABLE`` order."""
+    return [name for name in EDITABLE if getattr(before, name) != getattr(after, name)]
+
+
+def describe_changes(names: list[str]) -> str:
+    """ "changed name, env" (or "no change"): the audit detail of a settings change."""
+    return "changed " + ", ".join(names) if names else "no change"

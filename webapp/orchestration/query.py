@@ -12,7 +12,7 @@ from typing import Any
 
 from webapp.engine.task import TASK_TYPES
 from webapp.limits import PAGE_SIZE_MAX, SEARCH_MAX_CHARS
-from webapp.orchestration import context
+from webapp.orchestration import context, liveness, llm
 from webapp.orchestration.errors import (
     InvalidSlashForm,
     InvalidTaskRequest,
@@ -59,6 +59,10 @@ class TaskMeta:
     graph_id: str | None = None
     result_output_tail: str = ""
     """The capped tail of the current run's output (detail reads only; "" in lists)."""
+    status_reason: str | None = None
+    """Why ``status`` is ``unknown`` (single-task reads check "running" against live state)."""
+    usage: Any = None
+    """The current run's model usage (``llm.RunUsage``: prompt runs, single-task reads)."""
 
     @property
     def duration(self) -> float | None:
@@ -73,7 +77,7 @@ class TaskMeta:
 
     @property
     def can_stop(self) -> bool:
-        return self.status in ("queued", "running") and self.graph_id is None
+        return self.status in ("queued", "running", "unknown") and self.graph_id is None
 
     @property
     def can_retry(self) -> bool:
@@ -207,10 +211,14 @@ def _record(project_id: str, task_id: str, *, with_output: bool = False) -> dict
 
 # -- reads ----------------------------------------------------------------------------------
 def get_task_meta(project_id: str, task_id: str, *, with_output: bool = True) -> TaskMeta:
-    """One task by its full ID (one indexed read), with its output tail unless
-    ``with_output=False`` (what a log poll asks: it never shows the tail); TaskNotFound or
-    ProjectNotFound."""
-    return task_meta_from_row(_record(project_id, task_id, with_output=with_output))
+    """One task by its full ID (one indexed read) and its status checked against live state
+    (seed 000: ``unknown`` when nothing vouches for a running run); TaskNotFound or
+    ProjectNotFound. ``with_output=False`` (what a log poll asks: it never shows them) skips
+    the output tail and the usage figures."""
+    meta = liveness.hydrate(
+        task_meta_from_row(_record(project_id, task_id, with_output=with_output))
+    )
+    return llm.with_usage(meta) if with_output else meta
 
 
 task_status = get_task_meta

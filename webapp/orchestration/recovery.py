@@ -28,6 +28,7 @@ from typing import Any
 from webapp.engine.task import TaskResult, TaskStatus
 from webapp.orchestration.context import Settings
 from webapp.orchestration.status import LOST_REASON
+from webapp.store import accounts as audit_log
 from webapp.store import graph_records, records, workers
 from webapp.store.db import immediate
 
@@ -192,7 +193,8 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
     if task.status is not TaskStatus.RUNNING:
         return False
     db = store.db
-    started = records.get_run(db, run["run_id"])["started_at"]
+    run_row = records.get_run(db, run["run_id"])
+    started = run_row["started_at"]
     started_at = records.parse_time(started) if started else datetime.now()
     started_at = started_at.astimezone().replace(tzinfo=None)  # engine times are naive local
     finished_at = datetime.now()
@@ -210,6 +212,13 @@ def mark_run_lost(settings: Settings, run: dict[str, Any], reason: str, actor: s
     with store.acting(actor, reason):
         store.tasks.save(task)
     records.update_run(db, run["run_id"], {"lost": 1})
+    audit_log.insert_system_audit(
+        db,
+        actor=actor,
+        action="task.lost",
+        target=f"{run_row['project_id']}/{run_row['task_id']}",
+        detail=f"run {run_row['run_no']}: {reason}",
+    )
     return True
 
 
@@ -224,6 +233,19 @@ def _finish_runs(settings: Settings, runs: list[dict], reason: str, actor: str, 
         if mark_run_lost(settings, run, f"{reason}; the task was lost", actor):
             lost.append(run)
     return lost
+
+
+def _requeue_graphs(db: Any, worker_id: str, note: str, reaper_id: str) -> None:
+    """Inside the caller's transaction: requeue a dead worker's graphs, each one on record."""
+    for graph_id in graph_records.requeue_graphs_of(db, worker_id, note):
+        graph = graph_records.get_graph(db, graph_id)
+        audit_log.insert_system_audit(
+            db,
+            actor=reaper_id,
+            action="graph.requeue",
+            target=f"{graph['project_id']}/{graph_id}",
+            detail=note,
+        )
 
 
 def reap_dead_workers(
@@ -249,11 +271,11 @@ def reap_dead_workers(
             runs = workers.running_runs_of(db, row["id"])
             local = row["hostname"] == HOSTNAME
             lost += _finish_runs(settings, runs, reason, reaper_id, local)
-            graph_records.requeue_graphs_of(db, row["id"], f"requeued: {reason}")
+            _requeue_graphs(db, row["id"], f"requeued: {reason}", reaper_id)
         log.warning("%s: marked %d running task(s) lost", reason, len(runs))
     with settings.store.write_lock, immediate(db):
         for _, worker_id in graph_records.orphaned_graphs(db):
-            graph_records.requeue_graphs_of(db, worker_id, f"requeued: worker {worker_id} left")
+            _requeue_graphs(db, worker_id, f"requeued: worker {worker_id} left", reaper_id)
         orphans = workers.orphaned_runs(db)
         for run in orphans:
             reason = f"worker {run['worker_id']} no longer runs this task"

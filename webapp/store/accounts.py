@@ -10,6 +10,8 @@ microseconds, so text order is time order; throttle times are Unix seconds.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -83,6 +85,12 @@ def m001_accounts_tables(db: Database) -> None:
         not_null={"failures", "last_at", "locked_until"},
         if_not_exists=True,
     )
+
+
+@accounts_migrations()
+def m9_audit_target_index(db: Database) -> None:
+    """The audit log filtered by target (a project, a task, a user) reads one index."""
+    db["audit_log"].create_index(["target", "id"], if_not_exists=True)
 
 
 # -- users ---------------------------------------------------------------------------------
@@ -180,6 +188,23 @@ def insert_audit(db: Database, row: dict) -> int:
     return db["audit_log"].insert(row).last_pk
 
 
+def insert_system_audit(db: Database, *, actor: str, action: str, target: str, detail: str) -> None:
+    """An entry for what a process did on its own (a worker marking a run lost), written in
+    the caller's transaction; skipped on a database without the accounts tables (a bare
+    orchestration store, as in the engine's own tests)."""
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
+    ).fetchone()
+    if exists is None:
+        return
+    at = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    db.execute(
+        "INSERT INTO audit_log (at, actor, action, target, detail, address) "
+        "VALUES (?, ?, ?, ?, ?, '')",
+        [at, actor[:200], action, target[:2000], detail[:2000]],
+    )
+
+
 def _audit_where(filters: dict) -> tuple[str, list]:
     clauses, params = [], []
     if filters.get("actor"):
@@ -193,6 +218,11 @@ def _audit_where(filters: dict) -> tuple[str, list]:
         else:
             clauses.append("action = ?")
             params.append(action)
+    if filters.get("target"):
+        target = filters["target"]
+        # The target itself or anything under it ("demo" also finds "demo/k3v8h").
+        clauses.append("(target = ? OR (target >= ? AND target < ?))")
+        params += [target, target + "/", target + "0"]  # "0" sorts right after "/"
     if filters.get("since"):
         clauses.append("at >= ?")
         params.append(filters["since"])

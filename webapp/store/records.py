@@ -357,3 +357,17 @@ def transitions_of(db: Database, project_id: str, task_id: str) -> list[dict[str
     )
     rows = db.execute(sql, [project_id, task_id]).fetchall()
     return [_row(TRANSITION_COLUMNS, v) for v in rows]
+
+
+def delete_project_rows(db: Database, project_id: str) -> None:
+    """Remove a project without tasks: its workflows (engine rows too), counts and its row."""
+    graphs = json.dumps([row[0] for row in db.execute(
+        "SELECT graph_id FROM graph_records WHERE project_id = ?", [project_id]
+    ).fetchall()])  # fmt: skip
+    members = "SELECT value FROM json_each(?)"
+    db.execute(f"DELETE FROM graph_dependencies WHERE graph_id IN ({members})", [graphs])
+    db.execute(f"DELETE FROM graph_tasks WHERE graph_id IN ({members})", [graphs])
+    db.execute(f"DELETE FROM graphs WHERE id IN ({members})", [graphs])
+    db.execute("DELETE FROM graph_records WHERE project_id = ?", [project_id])
+    db.execute("DELETE FROM task_counts WHERE project_id = ?", [project_id])
+    db.execute("DELETE FROM projects WHERE id = ?", [project_id])

@@ -235,3 +235,36 @@ def m003_status_type_index(db: Database) -> None:
     db["task_records"].create_index(
         ["project_id", "status", "type", "created_at", "task_id"], if_not_exists=True
     )
+
+
+@records_migrations()
+def m13_llm_usage(db: Database) -> None:
+    """What each prompt run used (one row per run that asked a model), and the token/cost
+    budgets and model prices of projects and tasks. Tables of their own: no other row grows."""
+    db["run_usage"].create(
+        {
+            "run_id": str, "project_id": str, "task_id": str, "run_no": int, "model": str,
+            "prompt_tokens": int, "completion_tokens": int, "first_token_s": float,
+            "latency_s": float, "cost": float, "estimated": int, "recorded_at": str,
+        },
+        pk="run_id",
+        not_null={"project_id", "task_id", "run_no", "recorded_at"},
+        if_not_exists=True,
+    )  # fmt: skip
+    db["run_usage"].create_index(["project_id", "task_id", "run_no"], if_not_exists=True)
+    db["llm_limits"].create(
+        {
+            "project_id": str, "task_id": str, "budget_tokens": int, "budget_cost": float,
+            "prices": str,
+        },
+        pk=("project_id", "task_id"),
+        not_null={"project_id", "task_id"},
+        if_not_exists=True,
+    )  # fmt: skip
+    # A workflow member's key in its definition: ``{{ upstream.<key>.output }}`` names it.
+    db["graph_member_keys"].create(
+        {"run_id": str, "graph_id": str, "key": str},
+        pk="run_id",
+        not_null={"graph_id", "key"},
+        if_not_exists=True,
+    )

@@ -18,13 +18,18 @@ from webapp.web import (
     auditing,
     dashboard,
     errors,
+    first_start,
     graphs,
     home,
+    models,
     ops,
+    project_settings,
     projects,
+    rename_preview,
     security,
     sessions,
     signin,
+    task_diff,
     tasks,
     tasks_actions,
     tasks_live,
@@ -38,12 +43,16 @@ BLUEPRINTS = (
     account.bp,
     admin.bp,
     projects.bp,
+    project_settings.bp,
     tasks.bp,
     tasks_actions.bp,
+    rename_preview.bp,
     tasks_live.bp,
     tasks_live.ansi_bp,
     archive.bp,
     graphs.bp,
+    task_diff.bp,
+    models.bp,
     api.bp,
 )
 
@@ -54,6 +63,7 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)  # who the user is: Flask-Login, the accounts database
     auditing.init_app(app)
     Htmx(app)  # request.htmx
+    first_start.init_app(app)  # after the accounts: the default project
     assets.init_app(app)
     errors.init_app(app)
     dashboard.init_app(app)

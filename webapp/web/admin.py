@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from webapp.accounts import audit, tokens, users
 from webapp.accounts.errors import AccountError
+from webapp.web import audit_view
 from webapp.web.auditing import mark_audited
 from webapp.web.roles import require_role
 from webapp.web.sessions import accounts_db, client_address, hasher
@@ -148,7 +149,8 @@ def revoke_token(token_id: int):
 @require_role("admin")
 def audit_index():
     args = request.args
-    filters = {key: args.get(key, "").strip()[:200] for key in ("user", "action", "since", "until")}
+    keys = ("user", "action", "target", "since", "until")
+    filters = {key: args.get(key, "").strip()[:200] for key in keys}
     offset = args.get("offset", "0")
     offset = int(offset) if offset.isdigit() and len(offset) < 10 else 0
     db = accounts_db()
@@ -158,6 +160,7 @@ def audit_index():
             db,
             actor=filters["user"],
             action=filters["action"],
+            target=filters["target"],
             since=filters["since"],
             until=filters["until"],
             limit=AUDIT_PAGE,
@@ -172,5 +175,8 @@ def audit_index():
         error=error,
         actions=audit.actions(db),
         usernames=[user.username for user in users.list_users(db)],
+        action_label=audit_view.label,
+        audit_target=audit_view.target,
+        filter_url=audit_view.filter_url,
     )
     return page_html, 400 if error else 200

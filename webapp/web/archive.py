@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 
 from webapp import orchestration
 from webapp.limits import LOG_SEARCH_MAX_MATCHES
-from webapp.orchestration import logs
+from webapp.orchestration import errors, logs
 from webapp.orchestration.archive import SNAPSHOT_FILE
 from webapp.web import logpanel, lookup
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
@@ -22,6 +23,27 @@ from webapp.web.tasks_live import (
 
 bp = Blueprint("archive", __name__, url_prefix="/projects/<project_id>/archive")
 lookup.register(bp)
+
+
+@dataclass(frozen=True)
+class DeletedProject:
+    """Stands in for a deleted project whose archived tasks are still on disk."""
+
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.id} (deleted)"
+
+
+def archive_owner(project_id: str):
+    """The project, or a stand-in while a deleted one left archived tasks behind."""
+    try:
+        return orchestration.project_get(project_id)
+    except errors.ProjectNotFound:
+        if not orchestration.list_archived_tasks(project_id):
+            raise
+        return DeletedProject(project_id)
 
 
 def matches(item, filters) -> bool:
@@ -41,7 +63,7 @@ def matches(item, filters) -> bool:
 
 @bp.get("")
 def index(project_id: str):
-    project = orchestration.project_get(project_id)
+    project = archive_owner(project_id)
     filters = parse_filters(request.args)
     items = [i for i in orchestration.list_archived_tasks(project_id) if matches(i, filters)]
     pager = Pager(filters.page, len(items))

@@ -7,6 +7,7 @@ from flask import Flask, g, request
 from flask_login import current_user
 
 from webapp.accounts import audit
+from webapp.web import audit_view
 from webapp.web.sessions import accounts_db, actor_name, client_address
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -41,7 +42,8 @@ def audit_unrecorded_change(response):
         and not g.get("audited")
     ):
         target = "/".join(str(value) for value in (request.view_args or {}).values())
-        record_audit(request.endpoint, target, f"{request.method} {request.path}")
+        action = audit_view.fallback_action(request.endpoint)  # words, not the route name
+        record_audit(action, target, f"{request.method} {request.path}")
     return response
 
 

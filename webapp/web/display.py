@@ -26,6 +26,7 @@ STATUS_DISPLAY: dict[str, tuple[str, str]] = {
     "blocked": ("🚧", "blocked"),
     "deleting": ("🧹", "deleting"),
     "lost": ("❓", "lost"),
+    "unknown": ("⁇", "unknown"),  # derived on read (seed 000), never stored
 }
 EXCERPT_CHARS = 80
 _HUMAN = "%Y-%m-%d %H:%M:%S"

@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from webapp import orchestration
-from webapp.orchestration import errors
+from webapp.orchestration import errors, llm
 from webapp.web import graph_view, lookup
 from webapp.web.auditing import record_audit
 from webapp.web.forms import GraphForm, attach_error
@@ -90,6 +90,7 @@ def live_context(project_id: str, graph_id: str) -> dict:
         "graph": graph,
         "members": graph_view.members(graph),
         "member_counts": graph.counts,
+        "usage": llm.graph_usage(project_id, graph_id),
         "version": version,
         "counts": orchestration.counts_by_status(project_id),
     }

@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest
 from webapp.engine import TASK_TYPES
 from webapp.limits import SEARCH_MAX_CHARS
 from webapp.orchestration import UI_STATUSES
+from webapp.orchestration.llm import USAGE_SORTS
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000
@@ -24,6 +25,8 @@ class TaskFilters:
     type: str | None = None
     q: str | None = None
     page: int = 1
+    usage_sort: str | None = None
+    """Order by the current run's tokens or cost (see ``llm.USAGE_SORTS``)."""
 
     @property
     def offset(self) -> int:
@@ -37,7 +40,7 @@ class TaskFilters:
         """Query arguments for a link to this list with ``changes`` applied; defaults left out."""
         chosen = replace(self, **changes)
         out: dict[str, str | int] = {}
-        for key in ("status", "type", "q"):
+        for key in ("status", "type", "q", "usage_sort"):
             value = getattr(chosen, key)
             if value:
                 out[key] = value
@@ -70,6 +73,7 @@ def parse_filters(args: MultiDict) -> TaskFilters:
         type=parse_choice(args, "type", TASK_TYPES),
         q=q,
         page=parse_page(args),
+        usage_sort=parse_choice(args, "usage_sort", USAGE_SORTS),
     )
 
 

@@ -16,6 +16,7 @@ from bisect import bisect_left
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from webapp import orchestration
+from webapp.orchestration import llm
 
 bp = Blueprint("ops", __name__)
 LATENCY_KEY = "webapp.request_latency"
@@ -90,6 +91,7 @@ def metric_lines() -> list[str]:
         "# TYPE webapp_tasks_running gauge",
         f"webapp_tasks_running {counts['running']}",
     ]
+    lines += _llm_lines()
     now = time.time()
     live = orchestration.live_workers()
     lines += [
@@ -109,6 +111,32 @@ def metric_lines() -> list[str]:
     ]
     histogram = current_app.extensions[LATENCY_KEY]
     lines += histogram.lines("webapp_request_duration_seconds", f'pid="{os.getpid()}"')
+    return lines
+
+
+def _llm_lines() -> list[str]:
+    """Prompt runs, tokens and cost per project and model (counters: they only grow)."""
+    totals = llm.usage_totals()
+    lines = [
+        "# HELP webapp_llm_runs_total Prompt runs that asked a model.",
+        "# TYPE webapp_llm_runs_total counter",
+    ]
+    pairs = [(f'project="{_label(t["project_id"])}",model="{_label(t["model"])}"', t)
+             for t in totals]  # fmt: skip
+    lines += [f"webapp_llm_runs_total{{{lab}}} {t['runs']}" for lab, t in pairs]
+    lines += [
+        "# HELP webapp_llm_tokens_total Tokens used by prompt runs, by kind.",
+        "# TYPE webapp_llm_tokens_total counter",
+    ]
+    for lab, t in pairs:
+        lines.append(f'webapp_llm_tokens_total{{{lab},kind="prompt"}} {t["prompt_tokens"]}')
+        lines.append(f'webapp_llm_tokens_total{{{lab},kind="completion"}} {t["completion_tokens"]}')
+    lines += [
+        "# HELP webapp_llm_cost_usd_total Cost of prompt runs in USD (runs with a price).",
+        "# TYPE webapp_llm_cost_usd_total counter",
+    ]
+    lines += [f"webapp_llm_cost_usd_total{{{lab}}} {t['cost'] or 0:.6f}"
+              for lab, t in pairs]  # fmt: skip
     return lines
 
 

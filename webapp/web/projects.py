@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from webapp import orchestration
-from webapp.orchestration import errors
-from webapp.web import lookup
+from webapp.orchestration import errors, llm
+from webapp.web import lookup, usage_columns
 from webapp.web.auditing import record_audit
 from webapp.web.forms import ProjectForm, attach_error
 from webapp.web.listing import PAGE_SIZE, Pager, parse_filters
@@ -50,7 +52,10 @@ def list_context(project_id: str, counts: dict[str, int] | None = None) -> dict:
     """Everything the task list (page and fragments) renders, from the URL's filters."""
     filters = parse_filters(request.args)
     version = orchestration.project_version(project_id)
-    page = orchestration.task_list(
+    read = orchestration.task_list
+    if filters.usage_sort:
+        read = partial(llm.task_list_by_usage, sort=filters.usage_sort)
+    page = read(
         project_id,
         status=filters.status,
         type=filters.type,
@@ -59,6 +64,7 @@ def list_context(project_id: str, counts: dict[str, int] | None = None) -> dict:
         offset=filters.offset,
     )
     return {
+        **usage_columns.context(project_id, page.items),
         "project_id": project_id,
         "filters": filters,
         "page": page,

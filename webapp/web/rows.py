@@ -12,12 +12,13 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
+from webapp.web import usage_columns
 from webapp.web.display import duration_tag, excerpt, status_badge, time_tag
 
 TITLE_CHARS = 300
 
 
-def task_row(task, task_url: str) -> str:
+def task_row(task, task_url: str, usage: dict | None = None) -> str:
     """One ``<tr>``; ``task_url`` is the (escaped) URL prefix of task pages."""
     tid = escape(task.task_id)
     payload = task.payload or ""
@@ -36,10 +37,12 @@ def task_row(task, task_url: str) -> str:
         f'<td class="nowrap">{time_tag(task.started_at)}</td>'
         f'<td class="nowrap">{duration_tag(task)}</td>'
         f'<td class="num">{exit_code}</td>'
-        "</tr>"
+        + ("" if usage is None else usage_columns.cells(usage.get(task.run_id)))
+        + "</tr>"
     )
 
 
-def task_rows(tasks: Iterable, task_url: str) -> Markup:
+def task_rows(tasks: Iterable, task_url: str, usage: dict | None = None) -> Markup:
+    """``usage`` (run id -> RunUsage) adds the Tokens and Cost cells."""
     prefix = escape(task_url)
-    return Markup("\n".join(task_row(task, prefix) for task in tasks))
+    return Markup("\n".join(task_row(task, prefix, usage) for task in tasks))

@@ -89,6 +89,7 @@ def prepare_database(app: Flask) -> None:
         hasher=app.extensions[PASSWORD_HASHER],
     )
     if password is not None:
+        app.extensions["webapp.first_start"] = True  # web.first_start adds the default project
         app.extensions.setdefault(STARTUP_MESSAGES, []).append(
             f"webapp: first start: created the user '{users.FIRST_ADMIN}' with password "
             f"{password}\nwebapp: it is shown only this once; sign in and change it on your "

@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from webapp import orchestration
 from webapp.orchestration import errors
 from webapp.orchestration.naming import generate_task_name
-from webapp.web import lookup, tasks_live
+from webapp.web import lookup, models, task_diff, tasks_live
 from webapp.web.auditing import record_audit
 from webapp.web.forms import TaskForm, attach_error
 from webapp.web.roles import require_role
@@ -76,5 +76,8 @@ def show(project_id: str, task_id: str):
         history=detail.history,
         log=panel,
         result_html=tasks_live.result_html(task),
+        diff=task_diff.workspace_diff(task),
+        budget=models.task_budget(task),
+        diff_html=task_diff.diff_html,
         counts=orchestration.counts_by_status(project_id),
     )

@@ -32,9 +32,10 @@ from webapp.engine.handlers import (
     make_default_prompt_handler,
     make_powershell_handler,
 )
-from webapp.orchestration import artifacts, recovery, workspace
+from webapp.orchestration import artifacts, llm, recovery, upstream, workspace
 from webapp.orchestration.context import bind_forever
 from webapp.orchestration.logs import LogWriter
+from webapp.store import member_keys
 
 log = logging.getLogger("webapp.worker")
 
@@ -58,6 +59,8 @@ class RunningTask:
     log_failed: bool = False
     ended_by: str | None = None
     """Why the worker ended this run itself (it stopped): the log's last line says so."""
+    usage: Any = None
+    """A prompt run's recorded usage (``llm.RunUsage``), for its last log line."""
 
     @property
     def id(self) -> str:
@@ -76,7 +79,17 @@ class RunExecution:
         )  # fmt: skip
         self.executor.register(TaskType.BASH, make_bash_handler(**options))
         self.executor.register(TaskType.POWERSHELL, make_powershell_handler(**options))
-        self.executor.register(TaskType.PROMPT, self._logged(make_default_prompt_handler()))
+        streaming = make_default_prompt_handler(
+            on_token=self._on_token, on_usage=self._on_usage, budget=self._budgets
+        )
+        answered = self._logged(make_default_prompt_handler())
+
+        def run_prompt(context: TaskContext) -> Any:
+            if os.environ.get("WEBAPP_LLM_URL", "").strip():
+                return streaming(context)  # tokens reach the log as they arrive
+            return answered(context)
+
+        self.executor.register(TaskType.PROMPT, self._with_upstream(run_prompt))
         default_agent = self._logged(make_default_agent_handler())
 
         def run_agent(context: TaskContext) -> Any:
@@ -85,7 +98,19 @@ class RunExecution:
                 return make_cli_agent_handler(command, **options)(context)
             return default_agent(context)
 
-        self.executor.register(TaskType.AGENT, run_agent)
+        self.executor.register(TaskType.AGENT, self._with_upstream(run_agent))
+
+    def _with_upstream(self, handler: Any) -> Any:
+        """A workflow member's ``{{ upstream.<key>.output }}`` filled in before it runs."""
+
+        def run(context: TaskContext) -> Any:
+            if not context.upstream or not upstream.uses_upstream(context.payload):
+                return handler(context)
+            keys = member_keys.keys_of(self.store.db, context.upstream)
+            tasks = {keys[rid]: task for rid, task in context.upstream.items() if rid in keys}
+            return handler(_Rendered(context, upstream.render(context.payload, tasks)))
+
+        return run
 
     def _logged(self, handler: Any) -> Any:
         """Wrap a non-process handler so its answer also lands in the run's log."""
@@ -99,6 +124,35 @@ class RunExecution:
             return answer
 
         return run
+
+    def _on_token(self, context: TaskContext, text: str) -> None:
+        """A streamed token goes to the log at once (partial line and all)."""
+        run = self._find(context.id)
+        if run is None:
+            return
+        self._write_log(run, text, "stdout")
+        if run.log is not None and not run.log_failed:
+            run.log.flush()
+
+    def _on_usage(self, context: TaskContext, usage: Any) -> None:
+        run = self._find(context.id)
+        if run is None:
+            return
+        bind_forever(self.settings)  # graph members run on the engine's own pool threads
+        try:
+            run.usage = llm.record_run_usage(
+                run.project_id, run.task_id, run.run_no, context.id, usage
+            )
+        except Exception:  # never fail a run for its bookkeeping
+            log.exception("worker %s: cannot record the usage of %s", self.id, context.id)
+
+    def _budgets(self, context: TaskContext) -> list[Any]:
+        run = self._find(context.id)
+        if run is None:
+            return []
+        model = os.environ.get("WEBAPP_LLM_MODEL", "").strip() or None
+        bind_forever(self.settings)
+        return llm.budgets_for(run.project_id, run.task_id, model)
 
     def _find(self, run_id: str) -> RunningTask | None:
         """A claimed run of this worker, or a member of a graph it is running."""
@@ -232,7 +286,7 @@ class RunExecution:
             if run.ended_by is not None:
                 self._write_log(run, f"[webapp] {run.ended_by}; the task was lost")
             elif result is not None:
-                self._write_log(run, _footer(result))
+                self._write_log(run, _footer(result, run.usage))
 
     def _prepare_workspace(self, run: RunningTask) -> None:
         """The task's directory exists since task_new; git projects follow the marker
@@ -260,14 +314,41 @@ class RunExecution:
             log.exception("worker %s: could not record the failure of %s", self.id, task.id)
 
 
-def _footer(result: TaskResult) -> str:
+class _Rendered:
+    """A handler's context whose payload has its upstream context filled in."""
+
+    def __init__(self, context: TaskContext, payload: str) -> None:
+        self._context = context
+        self.payload = payload
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def _footer(result: TaskResult, usage: Any = None) -> str:
+    """The log's last line; only a process run speaks of an exit code."""
     took = f"after {result.duration:.2f} s"
+    spent = "" if usage is None else f" ({_usage_text(usage)})"
+    process = result.returncode is not None
     if result.status is TaskStatus.DONE:
-        return f"[webapp] exited with code {result.returncode or 0} {took}"
+        if process:
+            return f"[webapp] exited with code {result.returncode} {took}"
+        return f"[webapp] completed {took}{spent}"
     if result.termination_reason == "cancelled":
-        return f"[webapp] stopped {took}"
+        return f"[webapp] stopped {took}{spent}"
     if result.termination_reason == "timeout":
-        return f"[webapp] timed out {took}"
-    if result.returncode is not None:
+        return f"[webapp] timed out {took}{spent}"
+    if process:
         return f"[webapp] exited with code {result.returncode} {took}"
-    return f"[webapp] failed {took}: {result.error}"
+    return f"[webapp] failed {took}: {result.error}{spent}"
+
+
+def _usage_text(usage: Any) -> str:
+    parts = [f"model {usage.model}"] if usage.model else []
+    parts.append(f"{usage.prompt_tokens or 0} prompt + {usage.completion_tokens or 0} "
+                 f"completion tokens{' (estimated)' if usage.estimated else ''}")  # fmt: skip
+    if usage.first_token_s is not None:
+        parts.append(f"first token after {usage.first_token_s:.2f} s")
+    if usage.cost is not None:
+        parts.append(f"${usage.cost:.6f}")
+    return ", ".join(parts)

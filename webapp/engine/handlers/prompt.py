@@ -6,12 +6,19 @@ and the GitHub Copilot SDK. The default handler picks one per call from the envi
 
 from __future__ import annotations
 
-import json
 import os
+import urllib.parse
 from collections.abc import Callable
+from typing import Any
 
 from webapp.engine.context import TaskContext
-from webapp.engine.errors import HandlerUnavailableError, TaskTimeoutError
+from webapp.engine.errors import HandlerUnavailableError
+from webapp.engine.handlers.chat import (
+    DEFAULT_CHAT_TIMEOUT,
+    Budget,
+    Usage,
+    chat_completion,
+)
 from webapp.engine.handlers.copilot import (
     INSTALL_HINT,
     ask_copilot,
@@ -42,55 +49,66 @@ def make_copilot_prompt_handler(
     return run_prompt
 
 
+UsageCallback = Callable[[TaskContext, Usage], None]
+TokenSink = Callable[[TaskContext, str], None]
+BudgetFor = Callable[[TaskContext], Budget | None]
+
+
 def make_http_prompt_handler(
-    base_url: str, *, model: str, api_key: str | None = None, timeout: float = 60.0
+    base_url: str,
+    *,
+    model: str,
+    api_key: str | None = None,
+    timeout: float = DEFAULT_CHAT_TIMEOUT,
+    stream: bool = True,
+    on_token: TokenSink | None = None,
+    on_usage: UsageCallback | None = None,
+    budget: Budget | BudgetFor | None = None,
 ) -> PromptHandler:
-    """POST the payload to ``{base_url}/chat/completions``; return the assistant's text."""
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    """Ask ``{base_url}/chat/completions`` (streamed); return the assistant's text.
+
+    Each token is reported as it arrives, as an OUTPUT event and to ``on_token``;
+    ``on_usage`` gets the call's :class:`Usage` (also when it failed part-way);
+    ``budget`` (or a function of the context returning one) stops a stream that passes it.
+    ``task.timeout`` overrides ``timeout`` and bounds the whole call.
+    """
+    if (
+        not isinstance(base_url, str)
+        or not base_url.startswith(("http://", "https://"))
+        or not urllib.parse.urlsplit(base_url).hostname
+    ):
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     model = check_model(model)
     timeout = check_timeout(timeout)
-    url = base_url.rstrip("/") + "/chat/completions"
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
 
     def run_prompt(context: TaskContext) -> str:
-        import urllib.error  # only prompt tasks pay for urllib
-        import urllib.request
+        def token(text: str) -> None:
+            context.emit_output("stdout", text)
+            if on_token is not None:
+                on_token(context, text)
 
-        wait = context.timeout or timeout
-        message = {"role": "user", "content": context.payload}
-        body = json.dumps({"model": model, "messages": [message]}).encode()
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        limit = budget(context) if callable(budget) else budget
         try:
-            with urllib.request.urlopen(request, timeout=wait) as response:
-                answer = json.loads(response.read().decode("utf-8", "replace"))
-        except urllib.error.HTTPError as exc:
-            with exc:
-                detail = exc.read(2000).decode("utf-8", "replace").strip()
-            raise RuntimeError(f"LLM endpoint {url} answered HTTP {exc.code}: {detail}") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise TaskTimeoutError(f"Task timed out after {wait} seconds") from None
-            raise RuntimeError(f"cannot reach LLM endpoint {url}: {exc.reason}") from None
-        except TimeoutError:
-            raise TaskTimeoutError(f"Task timed out after {wait} seconds") from None
-        except ValueError as exc:
-            raise RuntimeError(f"LLM endpoint {url} did not answer JSON: {exc}") from None
-        try:
-            content = answer["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError):
-            raise RuntimeError(
-                f"LLM endpoint {url} answered without choices[0].message.content"
-            ) from None
-        return content if isinstance(content, str) else ""
+            answer, usage = chat_completion(
+                base_url, context.payload, model=model, api_key=api_key,
+                timeout=context.timeout or timeout, stream=stream, on_token=token,
+                budget=limit, set_canceller=context.set_canceller,
+            )  # fmt: skip
+        except Exception as exc:
+            used = getattr(exc, "usage", None)
+            if on_usage is not None and used is not None:
+                on_usage(context, used)
+            raise
+        if on_usage is not None:
+            on_usage(context, usage)
+        return answer
 
     return run_prompt
 
 
-def make_default_prompt_handler() -> PromptHandler:
-    """WEBAPP_LLM_URL set: the HTTP provider; else the Copilot SDK; else a clear failure."""
+def make_default_prompt_handler(**options: Any) -> PromptHandler:
+    """WEBAPP_LLM_URL set: the HTTP provider (``options`` go to make_http_prompt_handler);
+    else the Copilot SDK; else a clear failure."""
 
     def run_prompt(context: TaskContext) -> str:
         url = os.environ.get("WEBAPP_LLM_URL", "").strip()
@@ -102,7 +120,8 @@ def make_default_prompt_handler() -> PromptHandler:
                     "set it to a model the endpoint serves"
                 )
             api_key = os.environ.get("WEBAPP_LLM_API_KEY") or None
-            return make_http_prompt_handler(url, model=model, api_key=api_key)(context)
+            handler = make_http_prompt_handler(url, model=model, api_key=api_key, **options)
+            return handler(context)
         if copilot_available():
             return make_copilot_prompt_handler()(context)
         raise HandlerUnavailableError(NO_PROVIDER)

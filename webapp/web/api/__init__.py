@@ -71,4 +71,4 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
 
 
 # The endpoint modules register their routes on import.
-from webapp.web.api import archive, graphs, projects, tasks  # noqa: E402, F401
+from webapp.web.api import archive, graphs, llm, projects, tasks  # noqa: E402, F401

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_login import current_user
 
 from webapp import orchestration
+from webapp.orchestration import llm
 from webapp.web import graph_view
 from webapp.web.api import api, error_json
 from webapp.web.api.inputs import Body, query_int, to_json
@@ -27,6 +28,7 @@ def graph_json(graph) -> dict:
     """A workflow with its members, their order and what blocked the blocked ones."""
     out = to_json(graph, ("is_terminal",))
     out["members"] = [task_json(task) for task in graph.members]
+    out["usage"] = llm.graph_usage(graph.project_id, graph.graph_id)  # summed over members
     out["order"] = graph_view.dependency_order(graph)
     out["blocked_by"] = {
         member.task.task_id: [parent.task_id for parent in member.blocked_by]

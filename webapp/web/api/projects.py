@@ -1,4 +1,4 @@
-"""API: projects (list, get, create, update) and the audit log."""
+"""API: projects (list, get, create, update, delete) and the audit log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from webapp import limits, orchestration
 from webapp.accounts import audit
+from webapp.orchestration.projects import changed_settings, describe_changes
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
@@ -96,9 +97,43 @@ def get_project(project: str):
 )
 def update_project(project: str):
     settings = _settings(Body(tuple(PROJECT_FIELDS)))
+    before = orchestration.project_get(project)
     updated = orchestration.project_update(project, actor=current_user.username, **settings)
-    record_audit("project.update", project, ", ".join(sorted(settings)) or "no change")
+    record_audit("project.update", project, describe_changes(changed_settings(before, updated)))
     return project_json(updated)
+
+
+def plan_json(plan) -> dict:
+    return to_json(plan, ("blocked",))
+
+
+@api.route(
+    "/projects/<project>/deletion",
+    role="admin",
+    summary="What deleting the project would do: how many tasks it archives, what blocks it.",
+    response=ref("ProjectDeletePlan"),
+    path_params=PROJECT,
+)
+def project_deletion_plan(project: str):
+    return plan_json(orchestration.project_delete_plan(project))
+
+
+@api.route(
+    "/projects/<project>",
+    "DELETE",
+    role="admin",
+    summary="Delete a project: every task is archived first (409 while any is queued or "
+    "running, naming them).",
+    response=ref("ProjectDeleted"),
+    path_params=PROJECT,
+)
+def delete_project(project: str):
+    result = orchestration.project_delete(project, actor=current_user.username)
+    detail = f"{result.archived} task(s) archived"
+    if result.warnings:
+        detail += "; warnings: " + "; ".join(result.warnings)
+    record_audit("project.delete", project, detail)
+    return to_json(result, ())
 
 
 AUDIT_QUERY = (
@@ -107,6 +142,11 @@ AUDIT_QUERY = (
         "action",
         text(100),
         "One action (task.stop), or every action with a prefix ending in a dot (task.).",
+    ),
+    Param(
+        "target",
+        text(200),
+        "A target and what lies under it (project demo also finds task demo/k3v8h).",
     ),
     Param("since", MOMENT, "From this date or RFC 3339 date-time (UTC if it has no offset)."),
     Param("until", MOMENT, "Up to this date (inclusive) or RFC 3339 date-time."),
@@ -127,6 +167,7 @@ def list_audit():
         accounts_db(),
         actor=query_text("user", max_length=64),
         action=query_text("action", max_length=100),
+        target=query_text("target"),
         since=query_text("since", max_length=64),
         until=query_text("until", max_length=64),
         limit=query_int("limit", 50, minimum=1, maximum=audit.MAX_LIMIT),

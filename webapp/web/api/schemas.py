@@ -129,7 +129,49 @@ COMPONENTS: dict[str, dict] = {
         version=INT,
         can_stop=BOOL,
         can_retry=BOOL,
+        status_reason=nullable("string"),
+        usage={"anyOf": [ref("RunUsage"), {"type": "null"}]},
     ),
+    "RunUsage": obj(
+        {
+            "model": nullable("string"),
+            "prompt_tokens": nullable("integer"),
+            "completion_tokens": nullable("integer"),
+            "first_token_s": nullable("number"),
+            "latency_s": nullable("number"),
+            "cost": nullable("number"),
+            "estimated": BOOL,
+        }
+    ),
+    "UsageTotals": obj(
+        {
+            "runs": INT,
+            "prompt_tokens": INT,
+            "completion_tokens": INT,
+            "cost": nullable("number"),
+            "latency_s": NUMBER,
+        }
+    ),
+    "LLMLimits": obj(
+        {
+            "budget_tokens": nullable("integer"),
+            "budget_cost": nullable("number"),
+            "prices": {"anyOf": [ref("Prices"), {"type": "null"}]},
+        },
+        usage=ref("UsageTotals"),
+    ),
+    "Prices": {
+        "type": "object",
+        "description": "USD per million tokens, per model.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "prompt": {"type": "number", "minimum": 0},
+                "completion": {"type": "number", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
+    },
     "TaskPage": obj(
         {"items": list_of("Task"), "total": INT, "limit": INT, "offset": INT, "has_next": BOOL}
     ),
@@ -167,6 +209,7 @@ COMPONENTS: dict[str, dict] = {
         finally_tasks={"type": "array", "items": TEXT},
         optional_tasks={"type": "array", "items": TEXT},
         counts={"type": "object", "additionalProperties": INT},
+        usage=ref("UsageTotals"),
     ),
     "AuditEntry": obj(
         {
@@ -187,6 +230,19 @@ COMPONENTS: dict[str, dict] = {
             "offset": INT,
             "has_next": BOOL,
         }
+    ),
+    "ProjectDeletePlan": obj(
+        {
+            "project_id": TEXT,
+            "tasks": INT,
+            "graphs": INT,
+            "active_tasks": {"type": "array", "items": TEXT},
+            "active_graphs": {"type": "array", "items": TEXT},
+            "blocked": nullable("string"),
+        }
+    ),
+    "ProjectDeleted": obj(
+        {"project_id": TEXT, "archived": INT, "warnings": {"type": "array", "items": TEXT}}
     ),
 }
 
@@ -300,6 +356,16 @@ GRAPH_CREATE = {
             "maxItems": limits.GRAPH_MAX_TASKS,
             "items": GRAPH_TASK,
         },
+    },
+    "additionalProperties": False,
+}
+
+LLM_LIMITS_UPDATE = {
+    "type": "object",
+    "properties": {
+        "budget_tokens": {"type": ["integer", "null"], "minimum": 1, "maximum": 10**12},
+        "budget_cost": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10**9},
+        "prices": {"anyOf": [ref("Prices"), {"type": "null"}]},
     },
     "additionalProperties": False,
 }
