@@ -1,5 +1,5 @@
-"""A real gunicorn server (``webapp serve``'s own command line) on loopback, for tests that
-need one: faults, body limits, schemathesis over HTTP."""
+"""A real server (``webapp serve``: gunicorn) on loopback, for tests that need one: faults,
+body limits, schemathesis over HTTP."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.web.conftest import wait_for
-from webapp.cli.serve import gunicorn_argv
 
 
 def free_port() -> int:
@@ -60,7 +60,7 @@ class Server:
 def served(
     data_dir: Path, log: Path, token_headers: dict, *, prefix: tuple[str, ...] = (), **env: str
 ) -> Iterator[Server]:
-    """gunicorn with one worker process on ``data_dir`` (no task worker), until the block ends.
+    """``webapp serve`` with one worker process on ``data_dir``, until the block ends.
     ``prefix`` runs it through another command (``setpriv`` ...)."""
     port = free_port()
     environment = {
@@ -70,7 +70,8 @@ def served(
         "WEBAPP_SECRET_KEY": "live-server-test",
         **env,
     }
-    argv = [*prefix, *gunicorn_argv("127.0.0.1", port, workers=1, threads=8)]
+    serve = ["serve", "--port", str(port), "--workers", "1", "--threads", "8"]
+    argv = [*prefix, sys.executable, "-m", "webapp.cli", *serve]
     with log.open("w") as out:
         process = subprocess.Popen(argv, env=environment, stdout=out, stderr=subprocess.STDOUT)
     server = Server(port, process, token_headers)

@@ -29,8 +29,12 @@ def _compiled(schema_json: str):
 
 
 def validator(schema: dict):
-    """The compiled validator of a schema (compiled once per distinct schema)."""
-    return _compiled(json.dumps(schema, sort_keys=True))
+    """The compiled validator of a schema (compiled once per distinct schema); its
+    ``#/components/schemas/...`` references resolve as in the published document."""
+    from webapp.web.api.schemas import COMPONENTS
+
+    document = {**schema, "components": {"schemas": COMPONENTS}}
+    return _compiled(json.dumps(document, sort_keys=True))
 
 
 TYPE_WORDS = {
