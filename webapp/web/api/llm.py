@@ -10,11 +10,11 @@ from webapp import orchestration
 from webapp.orchestration import llm
 from webapp.web.api import api
 from webapp.web.api.inputs import Body
-from webapp.web.api.schemas import LLM_LIMITS_UPDATE, PROJECT_ID, ref
+from webapp.web.api.schemas import LLM_LIMITS_UPDATE, PROJECT_ID, TASK_ID, ref
 from webapp.web.auditing import record_audit
 
 PROJECT = {"project": PROJECT_ID}
-TASK = {**PROJECT, "task": {"type": "string", "minLength": 1, "maxLength": 64}}
+TASK = {**PROJECT, "task": TASK_ID}
 FIELDS = ("budget_tokens", "budget_cost", "prices")
 
 
