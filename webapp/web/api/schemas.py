@@ -369,3 +369,8 @@ LLM_LIMITS_UPDATE = {
     },
     "additionalProperties": False,
 }
+# A task's own limits: prices are set per project only (null is taken and changes nothing).
+TASK_LLM_LIMITS_UPDATE = {
+    **LLM_LIMITS_UPDATE,
+    "properties": {**LLM_LIMITS_UPDATE["properties"], "prices": {"type": "null"}},
+}
