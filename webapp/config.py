@@ -50,6 +50,8 @@ DEFAULTS: dict[str, object] = {
     "SMTP_PASSWORD": "",
     "SMTP_FROM": "webapp@localhost",
     "SMTP_STARTTLS": False,
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    "DATABASE_BUSY_TIMEOUT": 30.0,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -100,6 +102,10 @@ DESCRIPTIONS: dict[str, str] = {
     "SMTP_PASSWORD": "Password for SMTP_USER (write-only: never shown or logged).",
     "SMTP_FROM": "Sender address of notification e-mails.",
     "SMTP_STARTTLS": "Upgrade the SMTP connection with STARTTLS before signing in.",
+    "MAX_CONTENT_LENGTH": "Largest request body in bytes (form or JSON); larger ones get 413 "
+    "before they are read.",
+    "DATABASE_BUSY_TIMEOUT": "Seconds a request or worker waits for another process's database "
+    "write lock before giving up (a request then gets 503 with Retry-After).",
 }
 
 INSTANCE_CONFIG_FILE = "config.py"

@@ -303,6 +303,6 @@ def test_audit_endpoint_filters_and_is_for_admins(admin, operator, demo_task):
     page = admin.get("/audit?user=operator&action=task.").json
     assert [(e["actor"], e["action"]) for e in page["items"]] == [("operator", "task.stop")]
     assert admin.get("/audit?limit=1").json["has_next"] is True
-    assert "since must be a date" in error_of(admin.get("/audit?since=later"), 400)
+    assert "'since' must be a date" in error_of(admin.get("/audit?since=later"), 400)
     assert error_of(admin.get("/audit?limit=501"), 400)
     assert error_of(operator.get("/audit"), 403)

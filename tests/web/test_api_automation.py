@@ -31,14 +31,15 @@ def test_schedules_through_the_api(client, api_headers, project):
                       headers=admin).status_code == 404  # fmt: skip
 
 
-def test_a_bad_schedule_is_a_400_naming_the_field(client, api_headers, project):
+def test_a_bad_schedule_is_a_422_naming_the_field(client, api_headers, project):
     response = client.post(
         "/api/v1/projects/demo/schedules",
         json={"name": "bad", "cron": "61 * * * *", "payload": "true"},
         headers=api_headers("operator"),
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "minute field" in response.get_json()["detail"]
+    assert response.get_json()["field"] == "cron"
 
 
 def test_channels_are_write_only_and_deliveries_listed(client, api_headers, project):

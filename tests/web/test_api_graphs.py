@@ -57,11 +57,15 @@ def test_create_queues_the_workflow_and_returns_its_members(call, project, accou
     assert latest(accounts_db) == ("operator", "graph.create", f"demo/{graph['graph_id']}")
 
 
-def test_a_bad_definition_is_400_listing_each_problem(call, project):
+def test_a_bad_definition_is_400_or_422_listing_each_problem(call, project):
+    """400: the body does not fit the published schema; 422: it fits, but its tasks do not
+    fit together (unknown dependencies, cycles, duplicate keys)."""
     body = {"tasks": [{"key": "a", "payload": "x", "after": ["b"], "type": "zsh"}]}
+    assert "unknown type 'zsh'" in error_of(call("operator", "POST", json=body), 400)
+    body = {"tasks": [{"key": "a", "payload": "x", "after": ["b", "c"]}]}
     response = call("operator", "POST", json=body)
-    detail = error_of(response, 400)
-    assert "unknown type 'zsh'" in detail and 'unknown dependency "b"' in detail
+    detail = error_of(response, 422)
+    assert 'unknown dependency "b"' in detail and 'unknown dependency "c"' in detail
     problem = {
         "where": 'tasks[0] "a" → after',
         "message": 'unknown dependency "b" (known keys: none)',
@@ -69,7 +73,7 @@ def test_a_bad_definition_is_400_listing_each_problem(call, project):
     assert problem in response.json["problems"]
     cycle = [{"key": "a", "payload": "x", "after": ["b"]}, {"key": "b", "payload": "y",
                                                              "after": ["a"]}]  # fmt: skip
-    assert "cycle" in error_of(call("operator", "POST", json={"tasks": cycle}), 400)
+    assert "cycle" in error_of(call("operator", "POST", json={"tasks": cycle}), 422)
     assert "unknown field(s) 'owner'" in error_of(
         call("operator", "POST", json={"tasks": [], "owner": "me"}), 400
     )

@@ -64,7 +64,7 @@ def test_every_problem_is_named_and_viewers_cannot_save(call, project):
         "/workflows",
         json={"definition": "- {key: a, payload: x, after: [a]}\n- {key: a, payload: y}"},
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     messages = [p["message"] for p in bad.json["problems"]]
     assert any("duplicate key" in m for m in messages)
     assert any("cannot run after itself" in m for m in messages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from webapp import orchestration as orch
 from webapp.cli import audit
 from webapp.cli.users import DATA_DIR_OPTION, actor
 from webapp.engine import TASK_TYPES
+from webapp.store.db import fault_of
 
 ACTOR_OPTION = click.option("--as", "acting_as", help="Who to record as the actor.")
 
@@ -30,13 +32,19 @@ def bound(data_dir: str | None) -> Iterator[orch.Settings]:
 
     if data_dir:
         os.environ["WEBAPP_DATA_DIR"] = os.path.abspath(data_dir)
-    app = create_app({"WORKER_ENABLED": False, "CREATE_FIRST_ADMIN": False})
-    settings = orch.Settings.from_config(app.config)
     try:
+        app = create_app({"WORKER_ENABLED": False, "CREATE_FIRST_ADMIN": False})
+        settings = orch.Settings.from_config(app.config)
         with orch.bind(settings):
             yield settings
     except orch.OrchestrationError as error:
         raise click.ClickException(str(error)) from None
+    except sqlite3.OperationalError as error:
+        fault = fault_of(error)
+        if fault is None:
+            raise
+        where = os.environ.get("WEBAPP_DATA_DIR") or "the data folder"
+        raise click.ClickException(f"the database in {where} is {fault} ({error})") from None
 
 
 def _ref(words: tuple[str, ...], needed: int = 0) -> tuple[str, str, tuple[str, ...]]:

@@ -24,6 +24,11 @@ at the same time do not race; their migrations must therefore be transactional.
 
 Writes that read before they write (the worker's claim) use ``with immediate(db): ...``, which
 takes the write lock up front instead of failing to upgrade a read transaction.
+
+Faults: ``fault_of(error)`` tells a passing fault (locked, read-only, unopenable, full) from a
+bug. SQLite keeps a connection opened while its file was read-only read-only for good, so a
+``ThreadDatabases`` reopens such a connection once the file is writable again, and
+``forget_thread_connections()`` drops the calling thread's connections after a fault.
 """
 
 from __future__ import annotations
@@ -41,8 +46,47 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 BUSY_TIMEOUT_MS = 30_000
+FAULTS = {
+    sqlite3.SQLITE_BUSY: "locked",
+    sqlite3.SQLITE_LOCKED: "locked",
+    sqlite3.SQLITE_READONLY: "read-only",
+    sqlite3.SQLITE_CANTOPEN: "not openable",
+    sqlite3.SQLITE_IOERR: "not accessible",
+    sqlite3.SQLITE_FULL: "full",
+    sqlite3.SQLITE_PERM: "read-only",
+}
 MEMORY = ":memory:"
 _MEMORY_URI = "file:{name}?mode=memory&cache=shared"
+
+
+def set_busy_timeout(seconds: float) -> None:
+    """How long connections opened from now on wait for another's write lock (the
+    ``DATABASE_BUSY_TIMEOUT`` setting) before a write fails as locked."""
+    global BUSY_TIMEOUT_MS
+    BUSY_TIMEOUT_MS = max(0, int(float(seconds) * 1000))
+
+
+def fault_of(error: BaseException) -> str | None:
+    """What passing fault of the database file ``error`` reports ("locked", "read-only", ...),
+    or None when it is not one (a bug, a constraint, a corrupt file)."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return None
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return FAULTS.get(code & 0xFF)
+    text = str(error).lower()  # errors raised by Python's module itself carry no code
+    if "locked" in text:
+        return "locked"
+    return "read-only" if "readonly" in text or "read-only" in text else None
+
+
+def _writable(target: str) -> bool:
+    """Whether this process may write the database file and its WAL companions now (what
+    SQLite asks when it opens a connection: a read-only open stays read-only)."""
+    if is_memory(target):
+        return True
+    paths = [target, f"{target}-wal", f"{target}-shm"]
+    return all(os.access(path, os.W_OK) for path in paths if os.path.exists(path))
 
 
 def memory_uri() -> str:
@@ -149,10 +193,10 @@ class _ThreadDatabase:
     """A thread's connection, kept in a thread-local: closed when its thread ends (the
     thread's locals are released then) or when replaced."""
 
-    __slots__ = ("db", "opened")
+    __slots__ = ("db", "opened", "writable")
 
-    def __init__(self, db: Database, opened: _OpenDatabases) -> None:
-        self.db, self.opened = db, opened
+    def __init__(self, db: Database, opened: _OpenDatabases, writable: bool = True) -> None:
+        self.db, self.opened, self.writable = db, opened, writable
 
     def __del__(self) -> None:
         self.opened.close(self.db)
@@ -178,6 +222,7 @@ class ThreadDatabases:
         self._opened = _OpenDatabases()
         self._anchor = self._open() if self.memory else None
         weakref.finalize(self, self._opened.close_all)  # also runs at exit
+        _LIVE.add(self)
         with self.lock:
             apply_migrations(self.get(), *migrations)
 
@@ -189,9 +234,21 @@ class ThreadDatabases:
     def get(self) -> Database:
         """This thread's ``Database``, opened and configured on first use."""
         mine = getattr(self._local, "db", None)
+        if mine is not None and not mine.writable and _writable(self.target):
+            self.forget()  # opened during a read-only fault, which has ended
+            mine = None
         if mine is None:
-            mine = self._local.db = _ThreadDatabase(self._open(), self._opened)
+            writable = _writable(self.target)
+            mine = self._local.db = _ThreadDatabase(self._open(), self._opened, writable)
         return mine.db
+
+    def forget(self) -> None:
+        """Close the calling thread's connection (not a memory anchor); the next ``get()``
+        opens a fresh one. What to do after a fault: the connection may be stuck in it."""
+        mine = getattr(self._local, "db", None)
+        if mine is not None and not self.memory:
+            self._local.db = None
+            self._opened.close(mine.db)
 
     def close(self) -> None:
         """Close the calling thread's connection, and the anchor that keeps memory alive."""
@@ -205,3 +262,12 @@ class ThreadDatabases:
 
     def __repr__(self) -> str:
         return f"ThreadDatabases({self.path})"
+
+
+_LIVE: weakref.WeakSet[ThreadDatabases] = weakref.WeakSet()
+
+
+def forget_thread_connections() -> None:
+    """Drop the calling thread's connection of every ``ThreadDatabases`` (after a fault)."""
+    for databases in list(_LIVE):
+        databases.forget()

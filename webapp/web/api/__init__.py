@@ -43,6 +43,8 @@ def domain_error(exc: Exception):
         return error_json(409, "Conflict", str(exc), **extra)
     if isinstance(exc, LookupError):
         return error_json(404, "Not Found", str(exc))
+    if isinstance(exc, orchestration_errors.InvalidField):  # fits the schema, not the rules
+        return error_json(422, "Unprocessable Content", str(exc), field=exc.field)
     if isinstance(exc, ValueError):
         return error_json(400, "Bad Request", str(exc))
     return error_json(500, "Internal Server Error", str(exc))

@@ -6,13 +6,17 @@ from webapp import orchestration
 from webapp.web.api import api
 from webapp.web.api.inputs import query_int, to_json
 from webapp.web.api.registry import Param
-from webapp.web.api.schemas import PROJECT_ID, ref
+from webapp.web.api.schemas import ARCHIVE_REF, MAX_OFFSET, PROJECT_ID, ref
 from webapp.web.api.tasks import MAX_LOG_READ, log_json
 
 ARCHIVE = "/projects/<project>/archive/<archive>"
-PATHS = {"project": PROJECT_ID, "archive": {"type": "string", "maxLength": 200}}
+PATHS = {"project": PROJECT_ID, "archive": ARCHIVE_REF}
 LOG_QUERY = (
-    Param("offset", {"type": "integer", "minimum": 0}, "Byte offset to read from (default 0)."),
+    Param(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+        "Byte offset to read from (default 0).",
+    ),
     Param(
         "max_bytes",
         {"type": "integer", "minimum": 1, "maximum": MAX_LOG_READ},
@@ -62,7 +66,7 @@ def archived_logs(project: str, archive: str):
     chunk = orchestration.read_archived_log(
         project,
         archive,
-        offset=query_int("offset", 0),
+        offset=query_int("offset", 0, maximum=MAX_OFFSET),
         max_bytes=query_int("max_bytes", 256 * 1024, minimum=1, maximum=MAX_LOG_READ),
     )
     return log_json(chunk)

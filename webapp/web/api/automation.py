@@ -46,7 +46,12 @@ CHANNEL_CREATE = {
         "name": NAME,
         "kind": {"enum": list(notifications.CHANNEL_KINDS)},
         "target": {"type": "string", "minLength": 1, "maxLength": limits.CHANNEL_TARGET_MAX_CHARS},
-        "events": {"type": "array", "minItems": 1, "items": {"enum": list(notifications.EVENTS)}},
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {"enum": list(notifications.EVENTS)},
+        },
     },
     "additionalProperties": False,
 }
@@ -163,6 +168,8 @@ def list_schedules(project: str):
     response=ref("Schedule"),
     status=201,
     path_params=PROJECT,
+    errors={422: "The body fits the schema but a field does not make sense (a cron field out "
+            "of range, an unknown time zone): `field` names it."},
 )  # fmt: skip
 def create_schedule(project: str):
     fields = _schedule_fields(Body(tuple(SCHEDULE_FIELDS)))
@@ -187,6 +194,10 @@ def get_schedule(project: str, schedule: str):
     "PATCH",
     role="operator",
     summary="Change a schedule; `enabled: false` pauses it.",
+    errors={
+        422: "The body fits the schema but a field does not make sense (a cron field out "
+        "of range, an unknown time zone): `field` names it."
+    },
     body={"type": "object", "properties": SCHEDULE_FIELDS, "additionalProperties": False},
     response=ref("Schedule"),
     path_params=SCHEDULE_PATH,
@@ -209,7 +220,7 @@ def update_schedule(project: str, schedule: str):
 def delete_schedule(project: str, schedule: str):
     deleted = schedules.schedule_delete(project, schedule)
     record_audit("schedule.delete", f"{project}/{deleted.name}")
-    return to_json(deleted)
+    return {**schedule_json(deleted), "next_runs": []}
 
 
 @api.route(
@@ -232,10 +243,14 @@ def list_channels(project: str):
     response=ref("Channel"),
     status=201,
     path_params=PROJECT,
+    errors={
+        422: "The body fits the schema but a field does not make sense (a target that is "
+        "no http(s) URL or e-mail address, a name taken): `field` names it."
+    },
 )
 def create_channel(project: str):
     body = Body(tuple(CHANNEL_CREATE["properties"]))
-    events = body.strings("events", max_items=4, max_length=20)
+    events = body.strings("events", max_items=10, max_length=20)
     channel = notifications.channel_create(
         project,
         name=body.text("name", required=True, max_length=limits.CHANNEL_NAME_MAX_CHARS) or "",

@@ -72,6 +72,10 @@ def list_graphs(project: str):
     body=GRAPH_CREATE,
     response=ref("Graph"),
     status=201,
+    errors={
+        422: "The definition fits the schema but its tasks do not fit together (unknown "
+        "dependencies, cycles, duplicate keys): each problem is listed."
+    },  # fmt: skip
     summary="Create a workflow from its definition; it is queued to run at once.",
 )
 def create_graph(project: str):
@@ -80,7 +84,7 @@ def create_graph(project: str):
         definition = check_definition(body.data)
     except DefinitionInvalid as error:
         problems = [{"where": p.where, "message": p.message} for p in error.problems]
-        return error_json(400, "Bad Request", str(error), problems=problems)
+        return error_json(422, "Unprocessable Content", str(error), problems=problems)
     graph = orchestration.graph_new(project, definition, actor=current_user.username)
     detail = f"{graph.title!r}, {len(graph.members)} tasks"
     record_audit("graph.create", _target(project, graph), detail)

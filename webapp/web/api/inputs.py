@@ -91,6 +91,8 @@ class Body:
         value = self.data.get(name)
         if value is None:
             return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type: 5.0 is the whole number 5
         if isinstance(value, bool) or not isinstance(value, int):
             abort(400, f"field {name!r} must be a whole number")
         if not minimum <= value <= maximum:

@@ -10,11 +10,17 @@ from webapp import orchestration
 from webapp.orchestration import llm
 from webapp.web.api import api
 from webapp.web.api.inputs import Body
-from webapp.web.api.schemas import LLM_LIMITS_UPDATE, PROJECT_ID, ref
+from webapp.web.api.schemas import (
+    LLM_LIMITS_UPDATE,
+    PROJECT_ID,
+    TASK_ID,
+    TASK_LLM_LIMITS_UPDATE,
+    ref,
+)
 from webapp.web.auditing import record_audit
 
 PROJECT = {"project": PROJECT_ID}
-TASK = {**PROJECT, "task": {"type": "string", "minLength": 1, "maxLength": 64}}
+TASK = {**PROJECT, "task": TASK_ID}
 FIELDS = ("budget_tokens", "budget_cost", "prices")
 
 
@@ -92,7 +98,7 @@ def get_task_limits(project: str, task: str):
     "PATCH",
     role="operator",
     summary="Change a task's own budget (null clears it); prices are set per project.",
-    body=LLM_LIMITS_UPDATE,
+    body=TASK_LLM_LIMITS_UPDATE,
     response=ref("LLMLimits"),
     path_params=TASK,
 )

@@ -11,11 +11,14 @@ from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
 from webapp.web.api.schemas import (
+    MAX_OFFSET,
+    MOMENT,
     PROJECT_CREATE,
     PROJECT_FIELDS,
     PROJECT_ID,
     PROJECT_UPDATE,
     ref,
+    text,
 )
 from webapp.web.auditing import record_audit
 from webapp.web.sessions import accounts_db
@@ -134,25 +137,21 @@ def delete_project(project: str):
 
 
 AUDIT_QUERY = (
-    Param("user", {"type": "string", "maxLength": 200}, "Only this user's actions."),
+    Param("user", text(64), "Only this user's actions."),
     Param(
         "action",
-        {"type": "string", "maxLength": 200},
+        text(100),
         "One action (task.stop), or every action with a prefix ending in a dot (task.).",
     ),
     Param(
         "target",
-        {"type": "string", "maxLength": 200},
+        text(200),
         "A target and what lies under it (project demo also finds task demo/k3v8h).",
     ),
-    Param("since", {"type": "string", "maxLength": 40}, "From this date or date-time (UTC)."),
-    Param(
-        "until",
-        {"type": "string", "maxLength": 40},
-        "Up to this date (inclusive) or date-time (UTC).",
-    ),
+    Param("since", MOMENT, "From this date or RFC 3339 date-time (UTC if it has no offset)."),
+    Param("until", MOMENT, "Up to this date (inclusive) or RFC 3339 date-time."),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size (default 50)."),
-    Param("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "Entries to skip."),
+    Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "Entries to skip."),
 )
 
 
@@ -166,11 +165,11 @@ AUDIT_QUERY = (
 def list_audit():
     page = audit.query(
         accounts_db(),
-        actor=query_text("user"),
-        action=query_text("action"),
+        actor=query_text("user", max_length=64),
+        action=query_text("action", max_length=100),
         target=query_text("target"),
-        since=query_text("since", max_length=40),
-        until=query_text("until", max_length=40),
+        since=query_text("since", max_length=64),
+        until=query_text("until", max_length=64),
         limit=query_int("limit", 50, minimum=1, maximum=audit.MAX_LIMIT),
         offset=query_int("offset", 0, maximum=audit.MAX_OFFSET),
     )

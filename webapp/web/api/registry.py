@@ -3,7 +3,8 @@
 ``ApiRegistry.route`` is the only way an ``/api/v1`` route is added, so the OpenAPI document
 (built from the registry on request) lists exactly the routes in ``app.url_map``; a test
 compares the two. Each route names the role it needs, its query parameters, its JSON body and
-its success response as JSON Schema (OpenAPI 3.1 dialect).
+its success response as JSON Schema (OpenAPI 3.1 dialect). Requests are checked against
+those same schemas before the view runs (``validation``), so the document is exact.
 """
 
 from __future__ import annotations
@@ -13,16 +14,34 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint
 
+from webapp.web.api.validation import validated
 from webapp.web.roles import require_role
 
 CONVERTER_RE = re.compile(r"<(?:(?P<converter>[a-z]+):)?(?P<name>\w+)>")
+TEXT = {"type": "string"}
 ERROR_STATUSES = {
-    "400": "Bad input: a parameter or body field that cannot be used (named in detail).",
-    "401": "No valid bearer token.",
-    "403": "Your role does not allow this.",
-    "404": "No such project, task or archive.",
-    "409": "The request conflicts with the current state (or an ambiguous ID prefix).",
+    400: "The request does not fit this document (the parameter or field is named in detail), "
+    "or a value it holds cannot be used.",
+    401: "No valid bearer token.",
+    403: "Your role does not allow this.",
+    404: "No such project, task or archive.",
+    409: "The request conflicts with the current state (or an ambiguous ID prefix).",
+    503: "The database is locked or read-only for a moment; retry after Retry-After seconds.",
 }
+BODY_TOO_LARGE = "The body is larger than the server's MAX_CONTENT_LENGTH (named in detail)."
+
+
+def _headers(code: int) -> dict:
+    """Headers an error status always carries."""
+    if code != 503:
+        return {}
+    retry = {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+    return {"headers": {"Retry-After": {"description": "Seconds to wait.", **retry}}}
+
+
+def _errors(op: Operation) -> dict[int, str]:
+    statuses = {**ERROR_STATUSES, **({413: BODY_TOO_LARGE} if op.body is not None else {})}
+    return dict(sorted({**statuses, **op.errors}.items()))
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,17 @@ class Operation:
     path_params: dict[str, dict] = field(default_factory=dict)
     also: dict[int, str] = field(default_factory=dict)
     """Other success statuses (same body schema) and when they are answered."""
+    errors: dict[int, str] = field(default_factory=dict)
+    """Error statuses of this operation beyond the common ones, and when they are answered."""
+
+    def path_schemas(self) -> dict[str, dict]:
+        """Each path parameter's schema: as declared, else what its converter accepts."""
+        out = {}
+        for match in CONVERTER_RE.finditer(self.rule):
+            name, converter = match["name"], match["converter"]
+            accepted = {"type": "integer", "minimum": 0} if converter == "int" else TEXT
+            out[name] = self.path_params.get(name, accepted)
+        return out
 
 
 class ApiRegistry:
@@ -71,25 +101,26 @@ class ApiRegistry:
         status: int = 200,
         path_params: dict[str, dict] | None = None,
         also: dict[int, str] | None = None,
+        errors: dict[int, str] | None = None,
     ):
         def decorate(view):
-            guarded = require_role(role)(view)
-            self.blueprint.add_url_rule(rule, view.__name__, guarded, methods=[method])
-            self.operations.append(
-                Operation(
-                    rule,
-                    method,
-                    view.__name__,
-                    summary,
-                    role,
-                    tuple(query),
-                    body,
-                    response or {},
-                    status,
-                    path_params or {},
-                    also or {},
-                )
+            operation = Operation(
+                rule,
+                method,
+                view.__name__,
+                summary,
+                role,
+                tuple(query),
+                body,
+                response or {},
+                status,
+                path_params or {},
+                also or {},
+                errors or {},
             )
+            guarded = require_role(role)(validated(operation, view))
+            self.blueprint.add_url_rule(rule, view.__name__, guarded, methods=[method])
+            self.operations.append(operation)
             return guarded
 
         return decorate
@@ -112,12 +143,10 @@ class ApiRegistry:
 
     @staticmethod
     def _operation(op: Operation) -> dict:
-        parameters = []
-        for match in CONVERTER_RE.finditer(op.rule):
-            name, converter = match["name"], match["converter"]
-            schema = {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}
-            schema = op.path_params.get(name, schema)
-            parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": schema}
+            for name, schema in op.path_schemas().items()
+        ]
         for param in op.query:
             parameters.append(
                 {
@@ -137,8 +166,8 @@ class ApiRegistry:
                 for code, text in op.also.items()
             },
             **{
-                code: {"description": text, "content": error_ref}
-                for code, text in ERROR_STATUSES.items()
+                str(code): {"description": text, "content": error_ref, **_headers(code)}
+                for code, text in _errors(op).items()
             },
         }
         operation = {

@@ -6,9 +6,57 @@ without breaking the document; request schemas are closed (unknown fields get a 
 
 from __future__ import annotations
 
+import namer
+
 from webapp import limits
 from webapp.engine import TASK_TYPES as ENGINE_TASK_TYPES
-from webapp.orchestration.status import GRAPH_STATUSES
+from webapp.orchestration.status import GRAPH_STATUSES, UI_STATUSES
+
+MAX_OFFSET = 10**9
+NUL = "\\x00"
+BLANK = "^\\s*$"
+# What orchestration's name rules accept (naming.clean_task_name): after leading blanks and
+# signs that are dropped, a letter, digit or "_" comes before any space or hyphen.
+TASK_NAME_PATTERN = "^\\s*[^A-Za-z0-9_\\s\\x00\\x1c-\\x1f-]*[A-Za-z0-9_]"
+# A full task ID or a unique prefix (orchestration.identity), any case, I/L/O read as 1/1/0.
+TASK_ID_PATTERN = "^[ghjkmnp-tv-zGHJKMNP-TV-Z](?:[0-9iIlLoO][0-9a-tv-zA-TV-Z]{0,3})?$"
+ENV_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
+GIT_REPO_PATTERN = "^(?:[^\\s\\x00\\x1c-\\x1f-][^\\s\\x00\\x1c-\\x1f]*)?$"
+ARCHIVE_REF = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_.-]{1,200}$",
+    "description": "an archive ID (or the start of one) or a task ID prefix",
+}
+
+
+def text(
+    max_length: int,
+    *,
+    min_length: int = 0,
+    pattern: str | None = None,
+    blank: bool = True,
+    description: str = "text without NUL characters",
+) -> dict:
+    """A string the server takes as it is: no NUL characters (nor blank, with ``blank=False``),
+    within the length limits, matching ``pattern`` if given. ``description`` completes
+    "must be ..." in the 400 that a mismatch gets. (NUL and blank are refused with ``not``:
+    generators handle that far faster than a pattern spanning the whole string.)"""
+    refused = {"pattern": NUL} if blank else {"anyOf": [{"pattern": NUL}, {"pattern": BLANK}]}
+    schema = {
+        "type": "string",
+        "maxLength": max_length,
+        "not": refused,
+        "description": description,
+    }
+    if pattern is not None:
+        schema["pattern"] = pattern
+    if min_length:
+        schema["minLength"] = min_length
+    return schema
+
+
+def nullable_text(max_length: int, **shape) -> dict:
+    return {**text(max_length, **shape), "type": ["string", "null"]}
 
 
 def ref(name: str) -> dict:
@@ -40,15 +88,21 @@ PROJECT_ID = {
     "pattern": f"^[a-z0-9][a-z0-9_-]{{0,{limits.PROJECT_ID_MAX_CHARS - 1}}}$",
 }
 TASK_TYPES = list(ENGINE_TASK_TYPES)
-PAYLOAD = {"type": "string", "minLength": 1, "maxLength": limits.PAYLOAD_MAX_CHARS}
-TASK_NAME = {"type": "string", "maxLength": limits.TASK_NAME_MAX_CHARS}
-DESCRIPTION = {"type": "string", "maxLength": limits.DESCRIPTION_MAX_CHARS}
+NOT_BLANK = "text that is not blank (nor holds NUL characters)"
+PAYLOAD = text(limits.PAYLOAD_MAX_CHARS, blank=False, description=NOT_BLANK)
+TASK_NAME = text(
+    limits.TASK_NAME_MAX_CHARS,
+    pattern=TASK_NAME_PATTERN,
+    description="a name with a letter, digit or '_' before any space or hyphen (it becomes "
+    "a slug of a-z, 0-9, '_' and '-')",
+)
+DESCRIPTION = text(limits.DESCRIPTION_MAX_CHARS)
 TIMEOUT = {
     "type": ["number", "null"],
     "exclusiveMinimum": 0,
     "maximum": limits.TIMEOUT_MAX_SECONDS,
 }
-GRAPH_KEY = {"type": "string", "minLength": 1, "maxLength": limits.GRAPH_KEY_MAX_CHARS}
+GRAPH_KEY = text(limits.GRAPH_KEY_MAX_CHARS, blank=False, description=NOT_BLANK)
 ROLES = ["viewer", "operator", "admin"]
 
 COMPONENTS: dict[str, dict] = {
@@ -203,17 +257,53 @@ COMPONENTS: dict[str, dict] = {
     ),
 }
 
+TASK_ID = {
+    "type": "string",
+    "pattern": TASK_ID_PATTERN,
+    "description": "a task ID or a unique prefix of one: 1-5 Crockford base32 characters "
+    "(e.g. 'k3v8h' or 'k3')",
+}
+TASK_STATUS = {"enum": list(UI_STATUSES)}
+MOMENT = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+    "description": "a date like 2025-01-31 or an RFC 3339 date-time like 2025-01-31T12:00:00Z",
+}
 PROJECT_FIELDS = {
-    "name": {"type": "string", "maxLength": limits.PROJECT_NAME_MAX_CHARS},
-    "shutdown_grace": {"type": "number", "minimum": 0, "maximum": limits.PROJECT_GRACE_MAX_SECONDS},
+    "name": {
+        **nullable_text(limits.PROJECT_NAME_MAX_CHARS),
+        "description": "Blank or null: the project's ID.",
+    },
+    "shutdown_grace": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": limits.PROJECT_GRACE_MAX_SECONDS,
+    },
     "max_concurrent": {
         "type": ["integer", "null"],
         "minimum": 1,
         "maximum": limits.PROJECT_MAX_CONCURRENT,
     },
-    "name_categories": {"type": ["array", "null"], "items": TEXT, "maxItems": 100},
-    "git_repo": {"type": ["string", "null"], "maxLength": 2000},
-    "env": {"type": "object", "additionalProperties": TEXT, "maxProperties": 200},
+    "name_categories": {
+        "type": ["array", "null"],
+        "items": {"enum": list(namer.list_categories())},
+        "maxItems": 100,
+    },
+    "git_repo": nullable_text(
+        2000,
+        pattern=GIT_REPO_PATTERN,
+        description="a URL or path without spaces, not starting with '-'",
+    ),
+    "env": {
+        "type": ["object", "null"],
+        "propertyNames": {
+            "pattern": ENV_NAME_PATTERN,
+            "maxLength": 200,
+            "description": "environment variable names: letters, digits and '_', not starting "
+            "with a digit",
+        },
+        "additionalProperties": text(10000),
+        "maxProperties": 200,
+    },
 }
 PROJECT_CREATE = {
     "type": "object",
@@ -242,26 +332,35 @@ TASK_RENAME = {
 }
 GRAPH_TASK = {
     "type": "object",
-    "required": ["key", "payload"],
-    "description": "One task of a workflow ('id' is accepted for 'key').",
+    "required": ["payload"],
+    "description": "One task of a workflow ('id' is accepted for 'key'); a task with "
+    "required: false must be a finally task.",
     "properties": {
         "key": GRAPH_KEY,
+        "id": GRAPH_KEY,
         "payload": PAYLOAD,
         "type": {"enum": TASK_TYPES},
         "name": {**TASK_NAME, "type": ["string", "null"]},
         "description": DESCRIPTION,
         "timeout": TIMEOUT,
-        "after": {"type": "array", "items": GRAPH_KEY},
+        "after": {
+            "type": "array",
+            "items": text(limits.GRAPH_KEY_MAX_CHARS),
+            "maxItems": limits.GRAPH_MAX_TASKS,
+        },
         "finally": BOOL,
         "required": BOOL,
     },
     "additionalProperties": False,
+    "oneOf": [{"required": ["key"]}, {"required": ["id"]}],
+    "if": {"properties": {"required": {"const": False}}, "required": ["required"]},
+    "then": {"properties": {"finally": {"const": True}}, "required": ["finally"]},
 }
 GRAPH_CREATE = {
     "type": "object",
     "required": ["tasks"],
     "properties": {
-        "title": {"type": "string", "maxLength": limits.GRAPH_TITLE_MAX_CHARS},
+        "title": text(limits.GRAPH_TITLE_MAX_CHARS),
         "tasks": {
             "type": "array",
             "minItems": 1,
@@ -285,17 +384,17 @@ WORKFLOW_SAVE = {
     "type": "object",
     "required": ["definition"],
     "properties": {
-        "name": {"type": "string", "maxLength": 200},
+        "name": text(limits.GRAPH_TITLE_MAX_CHARS),
         "definition": {
             "description": "The definition as an object, or its JSON or YAML text.",
-            "oneOf": [GRAPH_CREATE, {"type": "string", "maxLength": 2000000}],
+            "oneOf": [GRAPH_CREATE, text(limits.GRAPH_DEFINITION_MAX_CHARS)],
         },
     },
     "additionalProperties": False,
 }
-RERUN = {
-    "type": "object",
-    "required": ["task"],
-    "properties": {"task": {"type": "string", "maxLength": 64}},
-    "additionalProperties": False,
+RERUN = {"type": "object", "required": ["task"], "additionalProperties": False,
+         "properties": {"task": {"type": "string", "maxLength": 64}}}  # fmt: skip
+TASK_LLM_LIMITS_UPDATE = {
+    **LLM_LIMITS_UPDATE,
+    "properties": {**LLM_LIMITS_UPDATE["properties"], "prices": {"type": "null"}},
 }

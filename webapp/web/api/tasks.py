@@ -6,6 +6,7 @@ with the token's user as the actor.
 
 from __future__ import annotations
 
+from flask import abort
 from flask_login import current_user
 
 from webapp import limits, orchestration
@@ -13,40 +14,46 @@ from webapp.web import deleting
 from webapp.web.api import api
 from webapp.web.api.inputs import Body, query_int, query_text, to_json
 from webapp.web.api.registry import Param
-from webapp.web.api.schemas import PROJECT_ID, TASK_CREATE, TASK_RENAME, TASK_TYPES, ref
+from webapp.web.api.schemas import (
+    MAX_OFFSET,
+    PROJECT_ID,
+    TASK_CREATE,
+    TASK_ID,
+    TASK_RENAME,
+    TASK_STATUS,
+    TASK_TYPES,
+    ref,
+    text,
+)
 from webapp.web.auditing import record_audit
 
 TASK = "/projects/<project>/tasks/<task>"
-PATHS = {"project": PROJECT_ID, "task": {"type": "string", "maxLength": 40}}
+PATHS = {"project": PROJECT_ID, "task": TASK_ID}
 TASK_EXTRAS = ("duration", "is_terminal", "can_stop", "can_retry")
 MAX_LOG_READ = 1024 * 1024
 LIST_QUERY = (
-    Param(
-        "status",
-        {"type": "string", "maxLength": 40},
-        "queued, running, completed, failed, cancelled, blocked, deleting or lost.",
-    ),
+    Param("status", TASK_STATUS, "Only tasks in this status."),
     Param("type", {"enum": TASK_TYPES}, "Only tasks of this type."),
-    Param(
-        "search",
-        {"type": "string", "maxLength": limits.SEARCH_MAX_CHARS},
-        "Text in the ID, name or payload.",
-    ),
+    Param("search", text(limits.SEARCH_MAX_CHARS), "Text in the ID, name or payload."),
     Param(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": limits.PAGE_SIZE_MAX},
         "Page size (default 50).",
     ),
-    Param("offset", {"type": "integer", "minimum": 0}, "Tasks to skip."),
+    Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "Tasks to skip."),
 )
 LOG_QUERY = (
-    Param("offset", {"type": "integer", "minimum": 0}, "Byte offset to read from (default 0)."),
+    Param(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+        "Byte offset to read from (default 0).",
+    ),
     Param(
         "max_bytes",
         {"type": "integer", "minimum": 1, "maximum": MAX_LOG_READ},
         "Most bytes to return (default 256 KiB).",
     ),
-    Param("run", {"type": "integer", "minimum": 1}, "Which run (default the latest)."),
+    Param("run", {"type": "integer", "minimum": 1, "maximum": 10**9}, "Which run (the latest)."),
 )
 
 
@@ -73,7 +80,7 @@ def list_tasks(project: str):
         type=query_text("type", max_length=40),
         search=query_text("search", max_length=limits.SEARCH_MAX_CHARS),
         limit=query_int("limit", 50, minimum=1, maximum=limits.PAGE_SIZE_MAX),
-        offset=query_int("offset", 0),
+        offset=query_int("offset", 0, maximum=MAX_OFFSET),
     )
     return {**to_json(page, ("has_next",)), "items": [task_json(task) for task in page.items]}
 
@@ -211,12 +218,18 @@ def task_history(project: str, task: str):
     response=ref("LogChunk"),
 )
 def task_logs(project: str, task: str):
+    task_id = _resolve(project, task)
+    run_no = query_int("run", None, minimum=1, maximum=10**9)
+    if run_no is not None:
+        runs = orchestration.get_task_meta(project, task_id).run_no
+        if run_no > runs:
+            abort(404, f"Task {task_id} has runs 1 to {runs}; there is no run {run_no}")
     chunk = orchestration.read_task_log(
         project,
-        _resolve(project, task),
-        offset=query_int("offset", 0),
+        task_id,
+        offset=query_int("offset", 0, maximum=MAX_OFFSET),
         max_bytes=query_int("max_bytes", 256 * 1024, minimum=1, maximum=MAX_LOG_READ),
-        run_no=query_int("run", None, minimum=1, maximum=10**9),
+        run_no=run_no,
     )
     return log_json(chunk)
 

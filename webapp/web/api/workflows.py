@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from webapp.orchestration import workflows
+from webapp.orchestration import errors, workflows
 from webapp.web.api import api, error_json
 from webapp.web.api.graphs import GRAPH, PATHS, graph_json, summary_json
 from webapp.web.api.inputs import MAX_INT, Body, query_int, to_json
@@ -32,14 +32,15 @@ def workflow_json(workflow, *, full: bool = True) -> dict:
 
 
 def _definition(body: Body):
-    """The body's checked definition, or a 400 naming every problem."""
+    """The body's checked definition, or a 422 naming every problem (text that fits the
+    schema but is not a workflow: bad YAML, unknown keys, cycles)."""
     raw = body.data.get("definition")
     try:
         data = parse_text(raw) if isinstance(raw, str) else raw
         return check_definition(data), None
     except DefinitionInvalid as error:
         problems = [{"where": p.where, "message": p.message} for p in error.problems]
-        return None, error_json(400, "Bad Request", str(error), problems=problems)
+        return None, error_json(422, "Unprocessable Content", str(error), problems=problems)
 
 
 def _save(project: str, workflow: str | None):
@@ -48,8 +49,11 @@ def _save(project: str, workflow: str | None):
     definition, problem = _definition(body)
     if problem:
         return problem
-    saved = workflows.workflow_save(project, definition, workflow_id=workflow, name=name,
-                                    actor=current_user.username)  # fmt: skip
+    try:
+        saved = workflows.workflow_save(project, definition, workflow_id=workflow, name=name,
+                                        actor=current_user.username)  # fmt: skip
+    except errors.InvalidTaskRequest as error:  # fits the schema, not the rules
+        return error_json(422, "Unprocessable Content", str(error))
     record_audit("workflow.save", f"{project}/{saved.workflow_id}",
                  f"{saved.name!r} version {saved.latest_version}")  # fmt: skip
     return workflow_json(saved), 201
@@ -71,6 +75,7 @@ def list_workflows(project: str):
     body=WORKFLOW_SAVE,
     response=ref("Workflow"),
     status=201,
+    errors={422: "The definition fits the schema but is not a workflow: each problem named."},
     summary="Save a new workflow (version 1) from a definition (object, JSON, YAML).",
 )
 def create_workflow(project: str):
@@ -87,6 +92,7 @@ def get_workflow(project: str, workflow: str):
 
 @api.route(f"{WORKFLOW}/versions", "POST", role="operator", path_params=WORKFLOW_PATHS,
            body=WORKFLOW_SAVE, response=ref("Workflow"), status=201,
+           errors={422: "The definition fits the schema but is not a workflow."},
            summary="Save an edited definition as the workflow's next version (an unchanged "
            "one makes none).")  # fmt: skip
 def save_version(project: str, workflow: str):
