@@ -254,6 +254,7 @@ def test_keyboard_help_and_list_navigation(demo, page: Page, fits):
     expect(page.locator("#task-status")).to_have_attribute("data-terminal", "", timeout=30_000)
     page.keyboard.press("r")
     expect(page.locator(".flash")).to_contain_text("queued again")
+    page.wait_for_load_state("load")  # the deferred key script has run on the new page
     page.keyboard.press("/")
     expect(page.locator("input[type=search]").first).to_be_focused()
     fits(page)
