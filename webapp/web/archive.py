@@ -61,14 +61,7 @@ def index(project_id: str):
         last=filters.last,
         limit=PAGE_SIZE,
     )
-    pager = Pager(
-        total=page.total,
-        capped=page.total_capped,
-        shown=len(page.items),
-        next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
-        at_start=not filters.paged,
-    )
+    pager = Pager.for_keyset(page, filters)
     return render_template(
         "archive/index.html", project=project, items=page.items, filters=filters, pager=pager
     )

@@ -159,6 +159,18 @@ class Pager:
     numbered: bool = False
     """Cursors are page numbers (the usage sort)."""
 
+    @classmethod
+    def for_keyset(cls, page, filters) -> Pager:
+        """The bar of a keyset page (task list, archive) read with ``filters``' cursor."""
+        return cls(
+            total=page.total,
+            capped=page.total_capped,
+            shown=len(page.items),
+            next_cursor=page.next_cursor,
+            prev_cursor=page.prev_cursor,
+            at_start=not filters.paged,
+        )
+
     @property
     def has_next(self) -> bool:
         return self.next_cursor is not None

@@ -75,14 +75,7 @@ def list_context(project_id: str, counts: dict[str, int] | None = None) -> dict:
         last=filters.last,
         limit=PAGE_SIZE,
     )
-    pager = Pager(
-        total=page.total,
-        capped=page.total_capped,
-        shown=len(page.items),
-        next_cursor=page.next_cursor,
-        prev_cursor=page.prev_cursor,
-        at_start=not filters.paged,
-    )
+    pager = Pager.for_keyset(page, filters)
     return {
         **usage_columns.context(project_id, page.items),
         "project_id": project_id,
